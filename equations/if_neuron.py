@@ -1,0 +1,113 @@
+"""Integrate-and-fire rate neurons for ANN-to-SNN conversion (Deng & Gu, ICLR 2021).
+
+The model works on the ANN's activation scale. Each timestep (one Brian2 ``dt``) a neuron
+adds its input current ``I`` and bias ``b`` to its membrane ``v``; spikes arriving from
+the layer below add ``w * theta_pre`` each. When ``v >= theta`` it spikes and either
+subtracts ``theta`` (soft reset, the default: the residual is kept, so the count tracks
+the input rate) or returns to zero. With the initial membrane ``theta/2`` (the paper's
+shift ``theta/(2T)`` per step, summed over the run) a neuron driven by a constant input
+``z`` emits ``clip(floor(T*z/theta + 1/2), 0, T)`` spikes in ``T`` steps: the ANN's
+clip-floor-shift quantised ReLU. Without the shift it emits ``clip(floor(T*z/theta), 0, T)``.
+
+A Brian2 user can take the strings as they are::
+
+    from brian2 import NeuronGroup, Synapses
+    from neuroconv.equations import IF
+    model = IF()
+    layer = NeuronGroup(100, model.equations, threshold=model.threshold,
+                        reset=model.reset_code, method=model.method)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuroconv.errors import NeuroconvError
+
+__all__ = ["IF"]
+
+_RESETS = {"subtract": "v -= theta", "zero": "v = 0"}
+
+_EQUATIONS = """
+dv/dt = (I + b) / dt : 1  # integrates I + b once per timestep
+I : 1                     # input current per step (the analog input, summed, for the first layer)
+b : 1 (constant)          # bias, added every step
+theta : 1 (constant)      # threshold = spike amplitude, on the ANN activation scale
+"""
+
+_OUTPUT_EQUATIONS = """
+dv/dt = (I + b) / dt : 1  # accumulates the weighted input; the readout is v / T
+I : 1
+b : 1 (constant)
+"""
+
+
+@dataclass(frozen=True)
+class IF:
+    """Integrate-and-fire neuron with soft (``"subtract"``) or hard (``"zero"``) reset.
+
+    Parameters
+    ----------
+    reset : {"subtract", "zero"}
+        ``"subtract"`` (default) subtracts ``theta`` at a spike; ``"zero"`` resets to 0.
+    shift : bool
+        Start the membrane at ``theta/2`` (default, Deng & Gu's shift); ``False`` starts at 0.
+    """
+
+    reset: str = "subtract"
+    shift: bool = True
+
+    #: Brian2 integration method; Euler is exact here because dv/dt does not depend on v.
+    method = "euler"
+    #: Brian2 threshold condition.
+    threshold = "v >= theta"
+    #: What a spike does at each outgoing synapse.
+    on_pre = "v_post += w * theta_pre"
+    #: Model of the synapses between spiking layers.
+    synapse_model = "w : 1 (constant)"
+    #: Model of the synapses from the analog input group (variable ``x``) into the first layer.
+    input_synapse_model = "w : 1 (constant)\nI_post = w * x_pre : 1 (summed)"
+    #: Model of the analog input group.
+    input_model = "x : 1 (constant)  # analog input value, constant over the run"
+    #: Equations of every spiking layer.
+    equations = _EQUATIONS
+    #: Equations of the non-spiking output layer (membrane readout).
+    output_equations = _OUTPUT_EQUATIONS
+
+    def __post_init__(self):
+        if self.reset not in _RESETS:
+            raise NeuroconvError(f"IF(reset={self.reset!r}): reset must be one of {sorted(_RESETS)}.")
+        if not isinstance(self.shift, (bool, np.bool_)):
+            raise NeuroconvError(f"IF(shift={self.shift!r}): shift must be True or False.")
+
+    @property
+    def reset_code(self) -> str:
+        """Brian2 reset statement."""
+        return _RESETS[self.reset]
+
+    def initial_v(self, theta: np.ndarray) -> np.ndarray:
+        """Initial membrane of a layer with thresholds ``theta``."""
+        return theta / 2.0 if self.shift else np.zeros_like(theta)
+
+    # --- reference semantics (numpy), used by neuroconv.reference -------------------
+    def reference_step(self, v: np.ndarray, drive: np.ndarray, theta: np.ndarray):
+        """Advance one timestep in place: ``v += drive``; spike where ``v >= theta``; reset.
+
+        Returns the boolean spike array. ``drive`` is the layer's whole input this step.
+        """
+        v += drive
+        spikes = v >= theta
+        if self.reset == "subtract":
+            v -= theta * spikes
+        else:
+            v[spikes] = 0.0
+        return spikes
+
+    def expected_count(self, z, theta, timesteps):
+        """Spike count of a neuron driven by constant input ``z`` for ``timesteps`` steps."""
+        if self.reset != "subtract":
+            raise NeuroconvError("expected_count is the closed form of the soft-reset IF neuron only.")
+        offset = 0.5 if self.shift else 0.0
+        return np.clip(np.floor(timesteps * np.asarray(z) / theta + offset), 0, timesteps).astype(np.int64)

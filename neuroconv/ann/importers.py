@@ -1,0 +1,150 @@
+"""Importers into the ANN description: scikit-learn MLPs and ``.npz`` files.
+
+Nothing here executes code from a model file: ``.npz`` archives are opened with
+``allow_pickle=False`` and the architecture is stored as JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from ..errors import NeuroconvError
+from .layers import AvgPool2d, Conv2d, Dense, Flatten, ReLU, Sequential
+
+__all__ = ["from_sklearn", "from_npz", "save_npz"]
+
+_FORMAT = "neuroconv-ann-1"
+
+
+def from_sklearn(model, input_shape=None) -> Sequential:
+    """Convert a fitted scikit-learn ``MLPClassifier``/``MLPRegressor`` with ReLU hidden units.
+
+    The output activation (softmax/logistic/identity) is dropped: the SNN reads out the
+    pre-activation, whose argmax is the same class.
+    """
+    coefs = getattr(model, "coefs_", None)
+    intercepts = getattr(model, "intercepts_", None)
+    if coefs is None or intercepts is None:
+        raise NeuroconvError(
+            f"from_sklearn expects a fitted MLPClassifier or MLPRegressor, got {type(model).__name__} "
+            "(call .fit() first)."
+        )
+    activation = getattr(model, "activation", "relu")
+    if activation != "relu" and len(coefs) > 1:
+        raise NeuroconvError(
+            f"{type(model).__name__} uses activation={activation!r}; only 'relu' hidden layers convert to IF neurons. "
+            "Retrain with activation='relu'."
+        )
+    layers = []
+    for k, (w, b) in enumerate(zip(coefs, intercepts)):
+        layers.append(Dense(np.asarray(w).T, np.asarray(b)))
+        if k < len(coefs) - 1:
+            layers.append(ReLU())
+    n_in = np.asarray(coefs[0]).shape[0]
+    if input_shape is None:
+        input_shape = (n_in,)
+    elif int(np.prod(input_shape)) != n_in:
+        raise NeuroconvError(f"input_shape {tuple(input_shape)} has {int(np.prod(input_shape))} values, the MLP expects {n_in}.")
+    if tuple(input_shape) != (n_in,):
+        layers.insert(0, Flatten())
+    return Sequential(layers, input_shape=input_shape)
+
+
+def _layer_record(k, layer, arrays):
+    if isinstance(layer, (Dense, Conv2d)):
+        arrays[f"layer{k}.weight"] = layer.weight
+        arrays[f"layer{k}.bias"] = layer.bias
+        rec = {"type": type(layer).__name__}
+        if isinstance(layer, Conv2d):
+            rec.update(stride=list(layer.stride), padding=list(layer.padding))
+        return rec
+    if isinstance(layer, AvgPool2d):
+        return {"type": "AvgPool2d", "kernel_size": list(layer.kernel_size), "stride": list(layer.stride),
+                "padding": list(layer.padding)}
+    return {"type": type(layer).__name__}
+
+
+def save_npz(net: Sequential, path) -> None:
+    """Save ``net`` as an ``.npz`` archive (arrays plus JSON architecture; no pickle)."""
+    arrays = {}
+    records = [_layer_record(k, layer, arrays) for k, layer in enumerate(net.layers)]
+    arch = {"format": _FORMAT, "input_shape": list(net.input_shape), "layers": records}
+    np.savez(path, __architecture__=np.array(json.dumps(arch)), **arrays)
+
+
+def from_npz(path, input_shape=None) -> Sequential:
+    """Load an ANN from ``.npz``.
+
+    Two layouts are accepted:
+
+    * written by :func:`save_npz` (an ``__architecture__`` JSON entry plus ``layer{k}.weight``
+      / ``layer{k}.bias`` arrays);
+    * a plain MLP: arrays ``W0, b0, W1, b1, ...`` with ``W`` of shape ``(out, in)``, ReLU between
+      layers and none after the last.
+    """
+    if not os.path.exists(path):
+        raise NeuroconvError(f"model file {os.fspath(path)!r} does not exist.")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            contents = {key: data[key] for key in data.files}
+    except ValueError as exc:
+        raise NeuroconvError(f"{os.fspath(path)!r} is not a plain .npz archive ({exc}); neuroconv never loads pickles.") from None
+    except OSError as exc:
+        raise NeuroconvError(f"cannot read {os.fspath(path)!r} as .npz: {exc}") from None
+    if "__architecture__" in contents:
+        return _from_architecture(contents, path, input_shape)
+    return _from_plain_mlp(contents, path, input_shape)
+
+
+def _from_architecture(contents, path, input_shape):
+    try:
+        arch = json.loads(str(contents["__architecture__"]))
+        records = arch["layers"]
+        shape = arch["input_shape"] if input_shape is None else input_shape
+    except (ValueError, KeyError, TypeError) as exc:
+        raise NeuroconvError(f"{os.fspath(path)!r}: malformed __architecture__ entry ({exc}).") from None
+    layers = []
+    for k, rec in enumerate(records):
+        kind = rec.get("type") if isinstance(rec, dict) else None
+        if kind in ("Dense", "Conv2d"):
+            try:
+                w, b = contents[f"layer{k}.weight"], contents[f"layer{k}.bias"]
+            except KeyError as exc:
+                raise NeuroconvError(f"{os.fspath(path)!r}: layer {k} ({kind}) is missing array {exc}.") from None
+            if kind == "Dense":
+                layers.append(Dense(w, b))
+            else:
+                layers.append(Conv2d(w, b, stride=tuple(rec.get("stride", (1, 1))), padding=tuple(rec.get("padding", (0, 0)))))
+        elif kind == "AvgPool2d":
+            layers.append(AvgPool2d(tuple(rec["kernel_size"]), tuple(rec["stride"]), tuple(rec.get("padding", (0, 0)))))
+        elif kind == "Flatten":
+            layers.append(Flatten())
+        elif kind == "ReLU":
+            layers.append(ReLU())
+        else:
+            raise NeuroconvError(f"{os.fspath(path)!r}: layer {k} has unknown type {kind!r}.")
+    return Sequential(layers, input_shape=tuple(shape))
+
+
+def _from_plain_mlp(contents, path, input_shape):
+    n = 0
+    while f"W{n}" in contents:
+        n += 1
+    if n == 0:
+        raise NeuroconvError(
+            f"{os.fspath(path)!r} has neither an __architecture__ entry nor arrays W0, b0, ...; "
+            f"found {sorted(contents)}. Save models with neuroconv.ann.save_npz."
+        )
+    layers = []
+    for k in range(n):
+        layers.append(Dense(contents[f"W{k}"], contents.get(f"b{k}")))
+        if k < n - 1:
+            layers.append(ReLU())
+    n_in = layers[0].weight.shape[1]
+    shape = (n_in,) if input_shape is None else tuple(input_shape)
+    if shape != (n_in,):
+        layers.insert(0, Flatten())
+    return Sequential(layers, input_shape=shape)

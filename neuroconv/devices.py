@@ -1,0 +1,106 @@
+"""One ``device=`` argument for every backend."""
+
+from __future__ import annotations
+
+import enum
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .errors import NeuroconvError
+from .result import SimulationResult, merge_batches
+
+__all__ = ["Device", "run_on_device", "DEFAULT_MAX_SYNAPSES"]
+
+#: Default budget of synapses in one Brian2 build (about 25 bytes each in memory).
+DEFAULT_MAX_SYNAPSES = 4_000_000
+
+
+class Device(str, enum.Enum):
+    RUNTIME = "runtime"
+    CPP_STANDALONE = "cpp_standalone"
+    REFERENCE = "reference"
+
+    @classmethod
+    def parse(cls, value) -> "Device":
+        try:
+            return cls(value)
+        except ValueError:
+            hint = ""
+            if value == "cuda_standalone":
+                hint = " CUDA (brian2cuda) support is not implemented yet."
+            raise NeuroconvError(
+                f"unknown device {value!r}; use one of {[d.value for d in cls]}.{hint}"
+            ) from None
+
+
+_TARGETS = ("numpy", "cython")
+
+
+def _choose_batch(snn, n_images, batch_size, max_synapses):
+    if batch_size is not None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise NeuroconvError(f"batch_size must be a positive int, got {batch_size!r}.")
+        return int(min(batch_size, n_images))
+    per_image = max(snn.n_synapses, 1)
+    return int(max(1, min(n_images, max_synapses // per_image)))
+
+
+def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="numpy", record_spikes=True,
+                  progress=True, max_synapses=DEFAULT_MAX_SYNAPSES, record_margin=False, build_directory=None):
+    """Validate everything, then simulate on the chosen backend (see SpikingNetwork.run)."""
+    dev = Device.parse(device)
+    if codegen_target not in _TARGETS:
+        raise NeuroconvError(f"codegen_target must be one of {_TARGETS}, got {codegen_target!r}.")
+    if codegen_target != "numpy" and dev is not Device.RUNTIME:
+        raise NeuroconvError(f"codegen_target={codegen_target!r} applies to device='runtime' only.")
+    if record_margin and dev is not Device.REFERENCE:
+        raise NeuroconvError("record_margin=True is available with device='reference' only.")
+    x = snn.ann.check_input(x)
+    x_flat = x.reshape(x.shape[0], -1)
+    n = x_flat.shape[0]
+    n_copies = _choose_batch(snn, n, batch_size, max_synapses)
+    t0 = time.perf_counter()
+    build_time = 0.0
+    margins = None
+    with tqdm(total=n, desc=f"neuroconv {dev.value} T={snn.timesteps}", unit="img", disable=not progress,
+              leave=False) as bar:
+        if dev is Device.REFERENCE:
+            output, counts, spikes, out_counts, margins = _run_reference(snn, x_flat, n_copies, record_spikes,
+                                                                         record_margin, bar)
+        elif dev is Device.RUNTIME:
+            from .brian2_backend import run_runtime
+
+            output, counts, spikes, out_counts = run_runtime(snn, x_flat, n_copies, record_spikes, bar,
+                                                             target=codegen_target)
+        else:
+            from .brian2_backend import run_standalone
+
+            (output, counts, spikes, out_counts), build_time = run_standalone(
+                snn, x_flat, n_copies, record_spikes, bar, directory=build_directory)
+    return SimulationResult(
+        output=output, spike_counts=counts, layer_names=[l.name for l in snn.hidden_layers],
+        timesteps=snn.timesteps, dt=snn.dt, device=dev.value if dev is not Device.RUNTIME else f"runtime/{codegen_target}",
+        spikes=spikes, output_spike_counts=out_counts, wall_time=time.perf_counter() - t0, build_time=build_time,
+        threshold_margin=margins,
+    )
+
+
+def _run_reference(snn, x_flat, n_copies, record_spikes, record_margin, bar):
+    from .reference import simulate
+
+    parts, margin_parts = [], []
+    for start in range(0, x_flat.shape[0], n_copies):
+        stop = min(start + n_copies, x_flat.shape[0])
+        output, counts, spikes, out_counts, margins = simulate(snn, x_flat[start:stop], record_spikes,
+                                                               record_margin, bar)
+        if spikes is not None:
+            spikes = [s._replace(image=s.image + start) for s in spikes]
+        parts.append((output, counts, spikes, out_counts))
+        margin_parts.append(margins)
+    merged = merge_batches(parts, len(snn.hidden_layers))
+    margins = None
+    if record_margin:
+        margins = [np.concatenate([m[k] for m in margin_parts]) for k in range(len(snn.hidden_layers))]
+    return (*merged, margins)

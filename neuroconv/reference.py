@@ -1,0 +1,60 @@
+"""The numpy reference simulator: the discrete-time semantics of neuroconv, vectorised over the batch.
+
+It shares no code with the Brian2 path beyond the network description: the drive of
+each population comes from the ANN's own layer ``forward`` functions (not the synaptic
+index arrays), and the neuron update from the model's ``reference_step``. Per timestep,
+layers are processed in order and a spike reaches the next layer in the same step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .result import LayerSpikes
+
+__all__ = ["simulate"]
+
+
+def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=None):
+    """Run ``snn`` on flattened inputs ``(batch, n_in)``.
+
+    Returns ``(output, counts, spikes, output_counts, margins)``; see SimulationResult.
+    """
+    model = snn.neuron
+    batch = x_flat.shape[0]
+    T = snn.timesteps
+    layers = snn.layers
+    v = [np.tile(model.initial_v(l.theta), (batch, 1)) if l.spiking else np.zeros((batch, l.size)) for l in layers]
+    counts = [np.zeros((batch, l.size), dtype=np.int64) for l in layers]
+    margins = [np.full((batch, l.size), np.inf) for l in layers] if record_margin else None
+    events = [[] for _ in layers]
+    input_drive = layers[0].drive(x_flat)  # constant over the run
+    for t in range(T):
+        below = None  # amplitude of the previous population's spikes (s * theta)
+        for k, layer in enumerate(layers):
+            drive = input_drive if k == 0 else layer.drive(below)
+            if not layer.spiking:
+                v[k] += drive
+                continue
+            if record_margin:
+                np.minimum(margins[k], np.abs(v[k] + drive - layer.theta), out=margins[k])
+            spikes = model.reference_step(v[k], drive, layer.theta)
+            counts[k] += spikes
+            if record_spikes:
+                image, neuron = np.nonzero(spikes)
+                events[k].append((image, neuron, np.full(image.shape, t, dtype=np.int64)))
+            below = spikes * layer.theta
+        if progress_bar is not None:
+            progress_bar.update(batch / T)
+    out = layers[-1]
+    output_counts = counts[-1] if out.spiking else None
+    output = output_counts * out.theta / T if out.spiking else v[-1] / T
+    hidden = range(len(layers) - 1)
+    spikes = None
+    if record_spikes:
+        spikes = []
+        for k in hidden:
+            parts = events[k] or [(np.zeros(0, np.int64),) * 3]
+            spikes.append(LayerSpikes.from_unsorted(*(np.concatenate([p[f] for p in parts]) for f in range(3))))
+    margin_list = [margins[k] for k in hidden] if record_margin else None
+    return output, [counts[k] for k in hidden], spikes, output_counts, margin_list

@@ -1,0 +1,120 @@
+"""What a run returns: readout, predictions, spike counts and spike trains with Brian2 units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+from brian2 import Quantity
+
+from .errors import NeuroconvError
+
+__all__ = ["SimulationResult", "LayerSpikes", "merge_batches"]
+
+
+class LayerSpikes(NamedTuple):
+    """All spikes of one layer: parallel int arrays, sorted by (image, step, neuron).
+
+    ``step`` counts timesteps from 0; the spike time is ``step * dt``.
+    """
+
+    image: np.ndarray
+    neuron: np.ndarray
+    step: np.ndarray
+
+    @classmethod
+    def from_unsorted(cls, image, neuron, step) -> "LayerSpikes":
+        """Build from arrays in any order, sorting them into the canonical (image, step, neuron) order."""
+        image, neuron, step = (np.asarray(a, dtype=np.int64) for a in (image, neuron, step))
+        order = np.lexsort((neuron, step, image))
+        return cls(image[order], neuron[order], step[order])
+
+
+@dataclass
+class SimulationResult:
+    """The outcome of :meth:`neuroconv.SpikingNetwork.run`.
+
+    Attributes
+    ----------
+    output : ndarray (batch, n_out)
+        The readout on the ANN's output scale (membrane input averaged over T, or
+        ``count * theta / T`` with the spike-count readout).
+    predictions : ndarray (batch,)
+        ``argmax`` of ``output`` (ties go to the lowest index).
+    spike_counts : list of int ndarrays (batch, n_neurons)
+        One per spiking hidden layer, in order.
+    spikes : list of LayerSpikes or None
+        Every spike of every spiking hidden layer (``record_spikes=True``).
+    layer_names : list of str
+        Names of the spiking hidden layers (the Brian2 group names).
+    timesteps, dt, device : the run's settings; ``wall_time`` the seconds it took
+        (``build_time`` the part spent building/compiling, where that applies).
+    output_spike_counts : int ndarray (batch, n_out) or None
+        With the spike-count readout, the output layer's counts.
+    threshold_margin : list of ndarrays or None
+        Reference simulator only, with ``record_margin=True``: per neuron, the smallest
+        ``|v - theta|`` seen at a threshold check (diagnoses float ties).
+    """
+
+    output: np.ndarray
+    spike_counts: list
+    layer_names: list
+    timesteps: int
+    dt: Quantity
+    device: str
+    spikes: list | None = None
+    output_spike_counts: np.ndarray | None = None
+    wall_time: float = float("nan")
+    build_time: float = 0.0
+    threshold_margin: list | None = None
+    predictions: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        self.predictions = np.argmax(self.output, axis=1)
+
+    @property
+    def batch_size(self) -> int:
+        return self.output.shape[0]
+
+    def accuracy(self, labels) -> float:
+        """Fraction of predictions equal to ``labels``."""
+        labels = np.asarray(labels)
+        if labels.shape != self.predictions.shape:
+            raise NeuroconvError(f"labels has shape {labels.shape}, expected {self.predictions.shape}.")
+        return float(np.mean(self.predictions == labels))
+
+    def layer_index(self, layer) -> int:
+        """Index of a spiking layer given by position or by name."""
+        if isinstance(layer, str):
+            if layer not in self.layer_names:
+                raise NeuroconvError(f"no spiking layer named {layer!r}; layers are {self.layer_names}.")
+            return self.layer_names.index(layer)
+        k = int(layer)
+        if not -len(self.layer_names) <= k < len(self.layer_names):
+            raise NeuroconvError(f"layer {layer} out of range: the network has {len(self.layer_names)} spiking layers.")
+        return k % len(self.layer_names)
+
+    def spike_times(self, layer, image: int = 0):
+        """Spike times and neuron indices of one image in one layer: ``(neuron, times)``, times in Brian2 units."""
+        if self.spikes is None:
+            raise NeuroconvError("spike trains were not recorded: run with record_spikes=True.")
+        rec = self.spikes[self.layer_index(layer)]
+        sel = rec.image == image
+        return rec.neuron[sel], rec.step[sel] * self.dt
+
+    def rates(self, layer):
+        """Firing rate of every neuron, ``(batch, n)`` in Hz (count / (T * dt))."""
+        return self.spike_counts[self.layer_index(layer)] / (self.timesteps * self.dt)
+
+
+def merge_batches(parts, n_hidden: int):
+    """Concatenate per-batch ``(output, counts, spikes, output_counts)`` tuples along the image axis."""
+    outputs = np.concatenate([p[0] for p in parts])
+    counts = [np.concatenate([p[1][k] for p in parts]) for k in range(n_hidden)]
+    spikes = None
+    if parts[0][2] is not None:
+        spikes = [LayerSpikes.from_unsorted(*(np.concatenate([p[2][k][f] for p in parts]) for f in range(3)))
+                  for k in range(n_hidden)]
+    out_counts = None if parts[0][3] is None else np.concatenate([p[3] for p in parts])
+    return outputs, counts, spikes, out_counts
