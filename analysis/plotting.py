@@ -15,7 +15,7 @@ def _axes(ax):
     return ax
 
 
-def plot_raster(result, image: int = 0, ax=None, layers=None, markersize: float = 2.0):
+def plot_raster(result, image: int = 0, ax=None, layers=None, markersize: float = 3.0):
     """Spike raster of one image, all spiking hidden layers stacked (layer 0 at the bottom).
 
     Time on the x axis in ms; neurons of successive layers are offset vertically and the
