@@ -1,0 +1,25 @@
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from neuroconv.demo import load_digits_split
+
+    return load_digits_split()
+
+
+@pytest.fixture(scope="session")
+def demo_net():
+    from neuroconv.demo import shipped_digits_mlp
+
+    return shipped_digits_mlp()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

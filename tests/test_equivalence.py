@@ -1,0 +1,128 @@
+"""Brian2 (runtime numpy/cython, cpp_standalone) and the numpy reference compute the same network."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import neuroconv as nc
+from neuroconv.equations import IF
+from nets import assert_equivalent, conv_nets, dense_nets, random_inputs
+
+SLOW_SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def convert_random(net, rng, data):
+    """Convert with calibration on random inputs; a layer that never activates gets random explicit thresholds."""
+    T = data.draw(st.integers(1, 24), label="T")
+    neuron = IF(reset=data.draw(st.sampled_from(["subtract", "zero"]), label="reset"),
+                shift=data.draw(st.booleans(), label="shift"))
+    x = random_inputs(net, rng, data.draw(st.integers(1, 5), label="batch"))
+    readout = data.draw(st.sampled_from(["membrane", "spikes"]), label="readout")
+    per_channel = data.draw(st.booleans(), label="per_channel")
+    kwargs = dict(neuron=neuron, timesteps=T, readout=readout)
+    try:
+        snn = nc.convert(net, calibration_data=random_inputs(net, rng, 20), per_channel=per_channel, **kwargs)
+    except nc.NeuroconvError as exc:
+        assert "never activates" in str(exc)
+        n = sum(isinstance(layer, nc.ann.ReLU) for layer in net.layers) + (readout == "spikes")
+        snn = nc.convert(net, thresholds=list(rng.uniform(0.1, 2.0, n)), **kwargs)
+    return snn, x
+
+
+def check_device(snn, x, device, **kw):
+    ref = snn.run(x, device="reference", progress=False, record_margin=True)
+    res = snn.run(x, device=device, progress=False, **kw)
+    assert_equivalent(res, ref)
+    if snn.readout == "spikes":
+        np.testing.assert_array_equal(res.output_spike_counts, ref.output_spike_counts)
+
+
+@settings(max_examples=100, **SLOW_SETTINGS)
+@given(net_rng=st.one_of(dense_nets(), conv_nets()), data=st.data())
+def test_runtime_numpy_matches_reference(net_rng, data):
+    snn, x = convert_random(*net_rng, data)
+    check_device(snn, x, "runtime")
+
+
+def test_demo_network_all_devices_runtime_numpy(demo_net, digits):
+    x_train, x_test, _, y_test = digits
+    snn = nc.convert(demo_net, timesteps=32, calibration_data=x_train)
+    check_device(snn, x_test, "runtime")
+
+
+@pytest.mark.cython
+def test_demo_network_cython(demo_net, digits):
+    x_train, x_test, _, _ = digits
+    snn = nc.convert(demo_net, timesteps=32, calibration_data=x_train)
+    check_device(snn, x_test[:200], "runtime", codegen_target="cython")
+
+
+@pytest.mark.standalone
+def test_demo_network_cpp_standalone(demo_net, digits):
+    x_train, x_test, _, _ = digits
+    snn = nc.convert(demo_net, timesteps=32, calibration_data=x_train)
+    # batch_size 128 over 540 images: one build, five runs with new inputs (the last one padded)
+    check_device(snn, x_test, "cpp_standalone", batch_size=128)
+
+
+@pytest.mark.cython
+@settings(max_examples=5, **SLOW_SETTINGS)
+@given(net_rng=st.one_of(dense_nets(), conv_nets()), data=st.data())
+def test_cython_matches_reference_few(net_rng, data):
+    snn, x = convert_random(*net_rng, data)
+    check_device(snn, x, "runtime", codegen_target="cython")
+
+
+@pytest.mark.standalone
+@settings(max_examples=2, **SLOW_SETTINGS)
+@given(net_rng=st.one_of(dense_nets(), conv_nets()), data=st.data())
+def test_standalone_matches_reference_few(net_rng, data):
+    snn, x = convert_random(*net_rng, data)
+    check_device(snn, x, "cpp_standalone")
+
+
+@pytest.mark.slow
+@pytest.mark.cython
+@settings(max_examples=100, **SLOW_SETTINGS)
+@given(net_rng=st.one_of(dense_nets(), conv_nets()), data=st.data())
+def test_cython_matches_reference_full(net_rng, data):
+    snn, x = convert_random(*net_rng, data)
+    check_device(snn, x, "runtime", codegen_target="cython")
+
+
+@pytest.mark.slow
+@pytest.mark.standalone
+@settings(max_examples=100, **SLOW_SETTINGS)
+@given(net_rng=st.one_of(dense_nets(), conv_nets()), data=st.data())
+def test_standalone_matches_reference_full(net_rng, data):
+    snn, x = convert_random(*net_rng, data)
+    check_device(snn, x, "cpp_standalone")
+
+
+def test_many_images_per_call_equal_one_at_a_time(demo_net, digits):
+    x_train, x_test, _, _ = digits
+    snn = nc.convert(demo_net, timesteps=16, calibration_data=x_train)
+    x = x_test[:12]
+    together = snn.run(x, device="runtime", progress=False)
+    in_fives = snn.run(x, device="runtime", batch_size=5, progress=False)
+    single = [snn.run(x[k:k + 1], device="runtime", progress=False) for k in range(3)]
+    for res in (in_fives,):
+        np.testing.assert_array_equal(res.output, together.output)
+        for a, b in zip(res.spike_counts, together.spike_counts):
+            np.testing.assert_array_equal(a, b)
+    for k, res in enumerate(single):
+        np.testing.assert_array_equal(res.output[0], together.output[k])
+        for a, b in zip(res.spike_counts, together.spike_counts):
+            np.testing.assert_array_equal(a[0], b[k])
+
+
+def test_margin_detects_exact_ties():
+    """The tie diagnostic works: a membrane that lands exactly on theta reports margin 0."""
+    from neuroconv import ann
+
+    net = ann.Sequential([ann.Dense(np.eye(2)), ann.ReLU(), ann.Dense(np.ones((1, 2)))], input_shape=(2,))
+    snn = nc.convert(net, neuron=IF(shift=False), timesteps=4, thresholds=[1.0])
+    res = snn.run(np.array([[0.5, 0.3]]), device="reference", record_margin=True, progress=False)
+    assert res.threshold_margin[0][0, 0] == 0.0  # 0.5 + 0.5 == 1.0 exactly
+    assert res.threshold_margin[0][0, 1] > 0.05
