@@ -71,7 +71,7 @@ def _check_timesteps(timesteps) -> int:
 
 
 def _check_dt(dt) -> Quantity:
-    if not isinstance(dt, Quantity) or not dt.has_same_dimensions(second) or not np.isscalar(float(dt)):
+    if not isinstance(dt, Quantity) or not dt.has_same_dimensions(second) or np.shape(dt) != ():
         raise NeuroconvError(f"dt must be a Brian2 time such as 1*ms, got {dt!r}.")
     if not float(dt) > 0 or not np.isfinite(float(dt)):
         raise NeuroconvError(f"dt must be positive and finite, got {dt!r}.")

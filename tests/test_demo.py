@@ -1,0 +1,68 @@
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import neuroconv as nc
+from neuroconv.demo import run_demo
+
+
+def test_demo_accuracy_targets():
+    report, _ = run_demo(timesteps=(32, 64), device="runtime", progress=False)
+    ann = report["ann_accuracy"]
+    rows = {r["timesteps"]: r for r in report["rows"]}
+    assert ann > 0.95
+    assert ann - rows[32]["snn_accuracy"] <= 0.010 + 1e-12
+    assert ann - rows[64]["snn_accuracy"] <= 0.005 + 1e-12
+
+
+def test_shipped_model_is_what_the_trainer_makes(digits, demo_net):
+    """The shipped weights come from train_digits_mlp (same test accuracy on this scikit-learn)."""
+    from neuroconv.demo import train_digits_mlp
+
+    x_train, x_test, y_train, y_test = digits
+    fresh = train_digits_mlp(x_train, y_train)
+    acc_fresh = np.mean(fresh.predict(x_test) == y_test)
+    acc_shipped = np.mean(demo_net.predict(x_test) == y_test)
+    assert abs(acc_fresh - acc_shipped) < 0.02
+
+
+def _cli():
+    exe = shutil.which("neuroconv")
+    return [exe] if exe else [sys.executable, "-m", "neuroconv.cli"]
+
+
+def test_cli_demo_writes_json_and_png(tmp_path):
+    out = tmp_path / "demo.json"
+    proc = subprocess.run(_cli() + ["demo", "-T", "4", "8", "--out", str(out), "--no-progress"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "| T | SNN accuracy" in proc.stdout.replace("   T", " T")
+    report = json.loads(out.read_text())
+    assert [r["timesteps"] for r in report["rows"]] == [4, 8]
+    png = tmp_path / "demo.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("args,code,needle", [
+    ([], 2, "usage: neuroconv"),
+    (["demo", "-T", "0"], 2, "timesteps must be >= 1"),
+    (["demo", "--device", "gpu"], 2, "invalid choice: 'gpu'"),
+])
+def test_cli_user_errors_without_traceback(args, code, needle):
+    proc = subprocess.run(_cli() + args + ["--no-progress"] * (len(args) > 0 and args[0] == "demo"),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == code
+    assert needle in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_package_layout_installed():
+    import neuroconv.analysis
+    import neuroconv.equations
+
+    assert neuroconv.equations.IF is nc.equations.IF
+    assert callable(neuroconv.analysis.plot_raster)
