@@ -6,6 +6,14 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+def pytest_report_header(config):
+    import brian2
+
+    import neuroconv
+
+    return f"neuroconv {neuroconv.__version__} from {os.path.dirname(neuroconv.__file__)}; brian2 {brian2.__version__}"
+
+
 @pytest.fixture(scope="session")
 def digits():
     from neuroconv.demo import load_digits_split

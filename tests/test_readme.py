@@ -1,0 +1,30 @@
+"""The README's two commands stay true: the test command is what CI runs, the tour runs."""
+
+import pathlib
+import re
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _readme():
+    path = ROOT / "README.md"
+    if not path.exists():
+        pytest.skip("README.md not beside the tests")
+    return path.read_text()
+
+
+def test_ci_runs_the_readme_test_command():
+    commands = re.findall(r"```bash\n(.*?)\n```", _readme(), flags=re.S)
+    assert len(commands) == 2, "the README has exactly two set-up commands"
+    demo, tests = commands
+    assert demo.endswith("neuroconv demo --out demo.json")
+    assert tests in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_tour_runs(tmp_path, monkeypatch):
+    code = re.search(r"## A tour\n\n```python\n(.*?)\n```", _readme(), flags=re.S).group(1)
+    assert len(code.splitlines()) <= 15
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README tour", "exec"), {"__name__": "readme_tour"})
