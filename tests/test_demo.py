@@ -1,4 +1,5 @@
 import json
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -31,14 +32,19 @@ def test_shipped_model_is_what_the_trainer_makes(digits, demo_net):
 
 
 def _cli():
-    exe = shutil.which("neuroconv")
-    return [exe] if exe else [sys.executable, "-m", "neuroconv.cli"]
+    """The installed ``neuroconv`` script of this interpreter's environment."""
+    script = pathlib.Path(sys.executable).parent / "neuroconv"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("neuroconv")
+    assert found, "the neuroconv console script is not installed"
+    return [found]
 
 
 def test_cli_demo_writes_json_and_png(tmp_path):
     out = tmp_path / "demo.json"
     proc = subprocess.run(_cli() + ["demo", "-T", "4", "8", "--out", str(out), "--no-progress"],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "| T | SNN accuracy" in proc.stdout.replace("   T", " T")
     report = json.loads(out.read_text())
@@ -52,9 +58,9 @@ def test_cli_demo_writes_json_and_png(tmp_path):
     (["demo", "-T", "0"], 2, "timesteps must be >= 1"),
     (["demo", "--device", "gpu"], 2, "invalid choice: 'gpu'"),
 ])
-def test_cli_user_errors_without_traceback(args, code, needle):
+def test_cli_user_errors_without_traceback(args, code, needle, tmp_path):
     proc = subprocess.run(_cli() + args + ["--no-progress"] * (len(args) > 0 and args[0] == "demo"),
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == code
     assert needle in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
