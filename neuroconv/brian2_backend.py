@@ -21,18 +21,22 @@ import time
 
 import numpy as np
 
+from . import build_cache
 from .connectivity import replicate_indices
 from .result import LayerSpikes, merge_batches
 
 __all__ = ["build_network", "run_runtime", "run_standalone"]
 
 
-def build_network(snn, n_copies: int, record_spikes: bool = True):
-    """A ``brian2.Network`` with ``n_copies`` replicated copies of ``snn`` (see module docstring)."""
+def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None):
+    """A ``brian2.Network`` with ``n_copies`` replicated copies of ``snn`` (see module docstring).
+
+    All objects share ``clock`` (default: a new ``Clock(dt=snn.dt, name="neuroconv_clock")``).
+    """
     from brian2 import Clock, Network, NeuronGroup, SpikeMonitor, Synapses
 
     model = snn.neuron
-    clock = Clock(dt=snn.dt, name="neuroconv_clock")
+    clock = Clock(dt=snn.dt, name="neuroconv_clock") if clock is None else clock
     n_in = int(np.prod(snn.ann.input_shape))
     inp = NeuronGroup(n_in * n_copies, model.input_model, clock=clock, name="input")
     objects = [inp]
@@ -65,7 +69,7 @@ def build_network(snn, n_copies: int, record_spikes: bool = True):
             objects.append(SpikeMonitor(group, record=record_spikes, when="end",
                                         name=f"{layer.name}_spikes"))
         pre = group
-    return Network(*objects)
+    return Network(*objects, name="neuroconv_network")
 
 
 def _read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, image_offset: int):
@@ -135,32 +139,80 @@ def run_runtime(snn, x_flat, n_copies, record_spikes, progress_bar, target="nump
     return merge_batches(parts, len(snn.hidden_layers))
 
 
-def run_standalone(snn, x_flat, n_copies, record_spikes, progress_bar, directory=None, keep_build=False):
-    """C++ standalone: generate and compile once, then run the binary once per batch with new inputs.
+@contextlib.contextmanager
+def standalone_device(device_name: str, directory, compute_capability=None):
+    """Activate a standalone device for one build in ``directory``; always return to runtime mode after."""
+    import gc
 
-    Returns the merged results and the build time in seconds.
-    """
     from brian2 import device, set_device
     from brian2.devices.device import reset_device
 
-    own_dir = directory is None
-    directory = tempfile.mkdtemp(prefix="neuroconv_standalone_") if own_dir else os.fspath(directory)
-    set_device("cpp_standalone", directory=directory, build_on_run=False, with_output=False)
+    # Brian2 suffixes code-object names (``_1``) while objects of an earlier network are alive;
+    # collecting them first keeps the generated sources, and so the build-cache key, stable.
+    gc.collect()
+    if device_name == "cuda_standalone":
+        from . import cuda
+
+        cuda.configure(directory, compute_capability=compute_capability)
+    set_device(device_name, directory=directory, build_on_run=False, with_output=False)
     try:
-        t0 = time.perf_counter()
-        net = build_network(snn, n_copies, record_spikes)
-        net["input"].x = 0.0
-        net.run(snn.timesteps * snn.dt, namespace={})
-        device.build(directory=directory, compile=True, run=False, with_output=False)
-        build_time = time.perf_counter() - t0
-        parts = []
-        for start, stop in _chunks(x_flat.shape[0], n_copies):
-            device.run(with_output=False, run_args={net["input"].x: _padded_input(x_flat, start, stop, n_copies)})
-            parts.append(_read_results(snn, net, stop - start, n_copies, record_spikes, start))
-            progress_bar.update(stop - start)
-        return merge_batches(parts, len(snn.hidden_layers)), build_time
+        yield device
     finally:
         device.reinit()
         reset_device()
+
+
+def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_cache=True):
+    """Generate and compile the project for ``n_copies`` images; must run inside :func:`standalone_device`.
+
+    With ``use_cache`` the binary comes from :mod:`neuroconv.build_cache` when identical
+    sources were compiled before (any process), and is published there otherwise.
+
+    Returns the ``brian2.Network`` (whose variables ``device.run`` fills) and the build time in s.
+    """
+    from brian2 import defaultclock, device
+
+    t0 = time.perf_counter()
+    clock = None
+    if device_name == "cuda_standalone":
+        # brian2cuda's synapse templates refer to ``defaultclock`` by name
+        defaultclock.dt = snn.dt
+        clock = defaultclock
+    net = build_network(snn, n_copies, record_spikes, clock=clock)
+    net["input"].x = 0.0
+    net.run(snn.timesteps * snn.dt, namespace={})
+    device.build(directory=directory, compile=False, run=False, with_output=False)
+    if device_name == "cuda_standalone":
+        from . import cuda
+
+        cuda.patch_makefile(directory)
+    key = build_cache.source_digest(directory, device_name) if use_cache else None
+    if key is None or not build_cache.fetch(key, directory):
+        from brian2.codegen.cpp_prefs import get_compiler_and_args
+
+        device.compile_source(directory, get_compiler_and_args()[0], False, False)
+        if key is not None:
+            build_cache.publish(key, directory)
+    return net, time.perf_counter() - t0
+
+
+def run_standalone(snn, x_flat, n_copies, record_spikes, progress_bar, directory=None, keep_build=False,
+                   device_name="cpp_standalone", compute_capability=None, use_cache=True):
+    """Standalone (C++ or CUDA): generate and compile once, then run the binary once per batch with new inputs.
+
+    Returns the merged results and the build time in seconds.
+    """
+    own_dir = directory is None
+    directory = tempfile.mkdtemp(prefix=f"neuroconv_{device_name}_") if own_dir else os.fspath(directory)
+    try:
+        with standalone_device(device_name, directory, compute_capability) as device:
+            net, build_time = build_standalone(snn, n_copies, record_spikes, device_name, directory, use_cache)
+            parts = []
+            for start, stop in _chunks(x_flat.shape[0], n_copies):
+                device.run(with_output=False, run_args={net["input"].x: _padded_input(x_flat, start, stop, n_copies)})
+                parts.append(_read_results(snn, net, stop - start, n_copies, record_spikes, start))
+                progress_bar.update(stop - start)
+            return merge_batches(parts, len(snn.hidden_layers)), build_time
+    finally:
         if own_dir and not keep_build:
             shutil.rmtree(directory, ignore_errors=True)

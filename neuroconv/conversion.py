@@ -238,9 +238,10 @@ class SpikingNetwork:
 
         Parameters
         ----------
-        device : {"runtime", "cpp_standalone", "reference"}
+        device : {"runtime", "cpp_standalone", "cuda_standalone", "reference"}
             Brian2 runtime mode, Brian2 C++ standalone (compiled once per call, re-run per
-            batch with new inputs), or the numpy reference simulator.
+            batch with new inputs), brian2cuda's CUDA standalone (needs the ``cuda`` extra,
+            nvcc and a GPU), or the numpy reference simulator.
         batch_size : int, optional
             Images simulated together (Brian2: replicated populations). Default: chosen so
             that one build holds at most ``max_synapses`` synapses (option, default 4e6).
@@ -255,6 +256,32 @@ class SpikingNetwork:
 
         return run_on_device(self, x, device=device, batch_size=batch_size, codegen_target=codegen_target,
                              record_spikes=record_spikes, progress=progress, **options)
+
+    def build(self, device: str = "cpp_standalone", directory=None, batch_size: int = 1, record_spikes: bool = True,
+              compute_capability=None) -> str:
+        """Generate and compile the standalone project for ``batch_size`` images without running it.
+
+        For ``device="cuda_standalone"`` this works without a GPU (nvcc is enough):
+        brian2cuda's GPU detection is turned off and ``compute_capability`` (default 9.0)
+        chosen. Returns the project directory (a new temporary one unless given).
+        """
+        import tempfile
+
+        from .brian2_backend import build_standalone, standalone_device
+        from .devices import Device, _choose_batch
+
+        dev = Device.parse(device)
+        if not dev.standalone:
+            raise NeuroconvError(f"build() is for standalone devices ('cpp_standalone', 'cuda_standalone'), got {device!r}.")
+        if dev is Device.CUDA_STANDALONE:
+            from . import cuda
+
+            cuda.require_brian2cuda()
+        n_copies = _choose_batch(self, batch_size, batch_size, float("inf"))
+        directory = tempfile.mkdtemp(prefix=f"neuroconv_{dev.value}_") if directory is None else str(directory)
+        with standalone_device(dev.value, directory, compute_capability):
+            build_standalone(self, n_copies, record_spikes, dev.value, directory)
+        return directory
 
     def to_brian2(self, x=None, batch_size: int | None = None):
         """The converted network as a ``brian2.Network`` for your own scripts.

@@ -20,19 +20,19 @@ DEFAULT_MAX_SYNAPSES = 4_000_000
 class Device(str, enum.Enum):
     RUNTIME = "runtime"
     CPP_STANDALONE = "cpp_standalone"
+    CUDA_STANDALONE = "cuda_standalone"
     REFERENCE = "reference"
+
+    @property
+    def standalone(self) -> bool:
+        return self in (Device.CPP_STANDALONE, Device.CUDA_STANDALONE)
 
     @classmethod
     def parse(cls, value) -> "Device":
         try:
             return cls(value)
         except ValueError:
-            hint = ""
-            if value == "cuda_standalone":
-                hint = " CUDA (brian2cuda) support is not implemented yet."
-            raise NeuroconvError(
-                f"unknown device {value!r}; use one of {[d.value for d in cls]}.{hint}"
-            ) from None
+            raise NeuroconvError(f"unknown device {value!r}; use one of {[d.value for d in cls]}.") from None
 
 
 _TARGETS = ("numpy", "cython")
@@ -47,8 +47,21 @@ def _choose_batch(snn, n_images, batch_size, max_synapses):
     return int(max(1, min(n_images, max_synapses // per_image)))
 
 
+def check_cuda_runnable():
+    """Raise a clear error unless brian2cuda, nvcc and a GPU are all present (before building anything)."""
+    from . import cuda
+
+    cuda.require_brian2cuda()
+    if not cuda.gpu_available():
+        raise NeuroconvError(
+            "device='cuda_standalone' needs an NVIDIA GPU to run, and nvidia-smi lists none here. Use "
+            "device='cpp_standalone', or SpikingNetwork.build(device='cuda_standalone') to only generate and compile."
+        )
+
+
 def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="numpy", record_spikes=True,
-                  progress=True, max_synapses=DEFAULT_MAX_SYNAPSES, record_margin=False, build_directory=None):
+                  progress=True, max_synapses=DEFAULT_MAX_SYNAPSES, record_margin=False, build_directory=None,
+                  compute_capability=None, cache=True):
     """Validate everything, then simulate on the chosen backend (see SpikingNetwork.run)."""
     dev = Device.parse(device)
     if codegen_target not in _TARGETS:
@@ -58,6 +71,8 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
     if record_margin and dev is not Device.REFERENCE:
         raise NeuroconvError("record_margin=True is available with device='reference' only.")
     x = snn.ann.check_input(x)
+    if dev is Device.CUDA_STANDALONE:
+        check_cuda_runnable()
     x_flat = x.reshape(x.shape[0], -1)
     n = x_flat.shape[0]
     n_copies = _choose_batch(snn, n, batch_size, max_synapses)
@@ -78,7 +93,8 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
             from .brian2_backend import run_standalone
 
             (output, counts, spikes, out_counts), build_time = run_standalone(
-                snn, x_flat, n_copies, record_spikes, bar, directory=build_directory)
+                snn, x_flat, n_copies, record_spikes, bar, directory=build_directory, device_name=dev.value,
+                compute_capability=compute_capability, use_cache=cache)
     return SimulationResult(
         output=output, spike_counts=counts, layer_names=[l.name for l in snn.hidden_layers],
         timesteps=snn.timesteps, dt=snn.dt, device=dev.value if dev is not Device.RUNTIME else f"runtime/{codegen_target}",

@@ -95,8 +95,8 @@ def test_bad_run_inputs(net, no_simulation, x, match):
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(device="gpu"), r"unknown device 'gpu'; use one of \['runtime', 'cpp_standalone', 'reference'\]"),
-    (dict(device="cuda_standalone"), "brian2cuda"),
+    (dict(device="gpu"), r"unknown device 'gpu'; use one of \['runtime', 'cpp_standalone', 'cuda_standalone', 'reference'\]"),
+    (dict(device="cuda_standalone"), "device='cuda_standalone' needs"),
     (dict(device="runtime", codegen_target="weave"), "codegen_target must be one of"),
     (dict(device="cpp_standalone", codegen_target="cython"), "applies to device='runtime' only"),
     (dict(device="runtime", batch_size=0), "batch_size must be a positive int"),
