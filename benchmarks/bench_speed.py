@@ -1,0 +1,162 @@
+"""Throughput of every device side by side, and build cost against network size.
+
+    python benchmarks/bench_speed.py                       # digits MLP + digits CNN, all CPU devices
+    python benchmarks/bench_speed.py --devices reference cpp_standalone cuda_standalone --batch-size 256
+    python benchmarks/bench_speed.py --scaling             # build time / peak memory at 1e5, 1e6, 1e7 synapses
+
+Prints one JSON object (and writes it to --out if given). For each network and device:
+``wall_s`` (the whole run() call), ``build_s`` (standalone: generate + compile or fetch the
+cached binary), ``images_per_s`` (including build) and ``run_images_per_s`` (excluding it),
+and ``agree`` (identical predictions and spike counts to the numpy reference). Standalone
+devices are run twice, ``cold`` with an empty build cache and ``warm`` with the cache
+filled by the cold run. The CNN has random weights (He init, fixed seed, max calibration
+on digits): its accuracy is meaningless, its activity and synapse count are realistic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import neuroconv as nc
+from neuroconv import ann
+from neuroconv.demo import load_digits_split, shipped_digits_mlp
+
+CPU_DEVICES = ["reference", "runtime/numpy", "runtime/cython", "cpp_standalone"]
+
+
+def digits_cnn(seed: int = 0) -> ann.Sequential:
+    """Conv(1->16, 3x3) - ReLU - AvgPool2 - Conv(16->32, 3x3) - ReLU - AvgPool2 - Flatten - Dense(128->10)."""
+    rng = np.random.default_rng(seed)
+
+    def he(*shape):
+        fan_in = int(np.prod(shape[1:]))
+        return rng.normal(0, np.sqrt(2.0 / fan_in), shape)
+
+    return ann.Sequential([
+        ann.Conv2d(he(16, 1, 3, 3), np.zeros(16), padding=1), ann.ReLU(), ann.AvgPool2d(2),
+        ann.Conv2d(he(32, 16, 3, 3), np.zeros(32), padding=1), ann.ReLU(), ann.AvgPool2d(2),
+        ann.Flatten(), ann.Dense(he(10, 128), np.zeros(10)),
+    ], input_shape=(1, 8, 8))
+
+
+def _networks(names):
+    x_train, x_test, _, y_test = load_digits_split()
+    nets = {"digits_mlp": (shipped_digits_mlp(), x_train.reshape(-1, 64), x_test.reshape(-1, 64)),
+            "digits_cnn": (digits_cnn(), x_train.reshape(-1, 1, 8, 8), x_test.reshape(-1, 1, 8, 8))}
+    return {k: v for k, v in nets.items() if k in names}, y_test
+
+
+def _equal(res, ref):
+    return bool(np.array_equal(res.predictions, ref.predictions)
+                and all(np.array_equal(a, b) for a, b in zip(res.spike_counts, ref.spike_counts)))
+
+
+def throughput(args):
+    nets, _ = _networks(args.networks)
+    out = {}
+    for name, (net, x_cal, x_test) in nets.items():
+        reps = int(np.ceil(args.images / len(x_test)))
+        x = np.concatenate([x_test] * reps)[: args.images]
+        snn = nc.convert(net, timesteps=args.timesteps, calibration_data=x_cal)
+        ref = snn.run(x, device="reference", batch_size=args.batch_size, progress=False, record_spikes=False)
+        rows = {}
+        cache_dir = tempfile.mkdtemp(prefix="neuroconv_bench_cache_")
+        os.environ["NEUROCONV_CACHE"] = cache_dir
+        for dev in args.devices:
+            device, _, target = dev.partition("/")
+            passes = ["cold", "warm"] if device.endswith("standalone") else ["run"]
+            for label in passes:
+                t0 = time.perf_counter()
+                res = snn.run(x, device=device, codegen_target=target or "numpy", batch_size=args.batch_size,
+                              progress=False, record_spikes=False)
+                wall = time.perf_counter() - t0
+                key = dev if label == "run" else f"{dev} ({label})"
+                rows[key] = {
+                    "wall_s": round(wall, 3),
+                    "build_s": round(res.build_time, 3),
+                    "images_per_s": round(len(x) / wall, 1),
+                    "run_images_per_s": round(len(x) / max(wall - res.build_time, 1e-9), 1),
+                    "agree": _equal(res, ref) if device != "reference" else True,
+                }
+                print(f"# {name} {key}: {rows[key]}", file=sys.stderr, flush=True)
+        out[name] = {"synapses_per_image": snn.n_synapses, "neurons_per_image": int(sum(l.size for l in snn.layers)),
+                     "images": len(x), "batch_size": args.batch_size or "auto", "timesteps": args.timesteps,
+                     "devices": rows}
+    return out
+
+
+_SCALING_CHILD = """
+import resource, sys, time, numpy as np
+import neuroconv as nc
+from neuroconv import ann
+n_syn = int(float(sys.argv[1]))
+width = 1000  # input (n) -> 1000 hidden -> output (n): n*1000 + 1000*n synapses
+n = max(1, n_syn // (2 * width))
+rng = np.random.default_rng(0)
+net = ann.Sequential([ann.Dense(rng.normal(0, 1 / np.sqrt(n), (width, n))), ann.ReLU(),
+                      ann.Dense(rng.normal(0, 0.03, (n, width)))], input_shape=(n,))
+snn = nc.convert(net, timesteps=8, thresholds=[1.0])
+t0 = time.perf_counter()
+b2 = snn.to_brian2(batch_size=1)
+build = time.perf_counter() - t0
+syn = sum(len(o) for o in b2.objects if o.__class__.__name__ == "Synapses")
+t0 = time.perf_counter()
+b2.run(snn.timesteps * snn.dt, namespace={})
+first_run = time.perf_counter() - t0
+print(syn, build, first_run, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def scaling(sizes):
+    rows = []
+    for n in sizes:
+        proc = subprocess.run([sys.executable, "-c", _SCALING_CHILD, str(n)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            rows.append({"target_synapses": n, "error": proc.stderr.strip().splitlines()[-1]})
+            continue
+        syn, build, first_run, rss_kb = proc.stdout.split()
+        rows.append({"target_synapses": n, "synapses": int(syn), "build_s": round(float(build), 3),
+                     "first_run_s (runtime/numpy, 8 steps)": round(float(first_run), 3),
+                     "peak_rss_mib": round(int(rss_kb) / 1024, 1)})
+        print(f"# scaling {rows[-1]}", file=sys.stderr, flush=True)
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--networks", nargs="+", default=["digits_mlp", "digits_cnn"])
+    parser.add_argument("--devices", nargs="+", default=CPU_DEVICES)
+    parser.add_argument("--images", type=int, default=1024)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--timesteps", type=int, default=32)
+    parser.add_argument("--scaling", action="store_true", help="only the build-cost scaling part")
+    parser.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6, 1e7])
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    report = {"benchmark": "bench_speed", "command": shlex.join(["python", "benchmarks/bench_speed.py"] + sys.argv[1:]),
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "neuroconv": nc.__version__,
+                          "node": platform.node()}}
+    if args.scaling:
+        report["scaling"] = scaling([int(s) for s in args.sizes])
+    else:
+        report["throughput"] = throughput(args)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""cuda_standalone via brian2cuda: code generation + nvcc everywhere nvcc exists, runs where a GPU exists.
+
+Needs the ``cuda`` extra (Python >= 3.12). ``.ci/run`` runs these in a Python 3.12
+environment with ``pytest -m cuda``; on a GPU machine ``pytest -m gpu`` runs the rest.
+"""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+import neuroconv as nc
+from neuroconv import cuda
+from nets import assert_equivalent
+
+brian2cuda = pytest.importorskip("brian2cuda", reason="the cuda extra (brian2cuda) is not installed")
+needs_nvcc = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not on PATH")
+HAS_GPU = cuda.gpu_available()
+
+
+@pytest.fixture
+def small_snn(demo_net, digits):
+    x_train, x_test, _, _ = digits
+    return nc.convert(demo_net, timesteps=16, calibration_data=x_train), x_test
+
+
+@pytest.mark.cuda
+@needs_nvcc
+def test_cuda_project_generates_and_compiles(small_snn, tmp_path, monkeypatch):
+    monkeypatch.setenv("NEUROCONV_CACHE", str(tmp_path / "cache"))
+    snn, _ = small_snn
+    directory = snn.build(device="cuda_standalone", directory=tmp_path / "project", batch_size=2)
+    assert os.access(os.path.join(directory, "main"), os.X_OK)
+    with open(os.path.join(directory, "makefile")) as fh:
+        makefile = fh.read()
+    assert "-std=c++17" in makefile and "-std=c++11" not in makefile
+    assert any(f.endswith(".cu") for f in os.listdir(os.path.join(directory, "code_objects")))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(HAS_GPU, reason="a GPU is present")
+def test_running_without_gpu_is_a_clear_error(small_snn, monkeypatch):
+    import neuroconv.brian2_backend as backend
+
+    monkeypatch.setattr(backend, "run_standalone", lambda *a, **k: pytest.fail("started a build"))
+    snn, x = small_snn
+    with pytest.raises(nc.NeuroconvError, match="needs an NVIDIA GPU to run"):
+        snn.run(x[:2], device="cuda_standalone", progress=False)
+
+
+@pytest.mark.gpu
+@pytest.mark.cuda
+@pytest.mark.skipif(not HAS_GPU, reason="no GPU")
+def test_cuda_matches_reference_in_batches(small_snn, tmp_path, monkeypatch):
+    monkeypatch.setenv("NEUROCONV_CACHE", str(tmp_path / "cache"))
+    snn, x = small_snn
+    ref = snn.run(x, device="reference", progress=False, record_margin=True)
+    # 540 images in batches of 128: one build, five runs with new inputs
+    res = snn.run(x, device="cuda_standalone", batch_size=128, progress=False)
+    assert_equivalent(res, ref)
+    again = snn.run(x[:100], device="cuda_standalone", batch_size=128, progress=False)
+    assert again.build_time < res.build_time  # the compiled binary came from the cache
+    np.testing.assert_array_equal(again.predictions, ref.predictions[:100])
