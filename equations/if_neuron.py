@@ -32,7 +32,7 @@ _RESETS = {"subtract": "v -= theta", "zero": "v = 0"}
 
 _EQUATIONS = """
 dv/dt = (I + b) / dt : 1  # integrates I + b once per timestep
-I : 1                     # input current per step (the analog input, summed, for the first layer)
+I : 1                     # input current per step (set by the input spikes at t=0 for the first layer)
 b : 1 (constant)          # bias, added every step
 theta : 1 (constant)      # threshold = spike amplitude, on the ANN activation scale
 """
@@ -67,10 +67,14 @@ class IF:
     on_pre = "v_post += w * theta_pre"
     #: Model of the synapses between spiking layers.
     synapse_model = "w : 1 (constant)"
-    #: Model of the synapses from the analog input group (variable ``x``) into the first layer.
-    input_synapse_model = "w : 1 (constant)\nI_post = w * x_pre : 1 (summed)"
     #: Model of the analog input group.
     input_model = "x : 1 (constant)  # analog input value, constant over the run"
+    #: Input neurons fire once, in the first step, to deliver their value (zeros stay silent).
+    input_threshold = "t < dt and x != 0"
+    #: Model of the synapses from the input group into the first layer.
+    input_synapse_model = "w : 1 (constant)"
+    #: The input spike sets up the first layer's constant current ``I = sum_k w_k x_k``.
+    input_on_pre = "I_post += w * x_pre"
     #: Equations of every spiking layer.
     equations = _EQUATIONS
     #: Equations of the non-spiking output layer (membrane readout).

@@ -4,8 +4,10 @@ Schedule: in every timestep each group's state update adds ``I + b`` (slot ``gro
 then, in slot ``thresholds``, layer 0 thresholds (order 0), its spikes reach layer 1
 (order 1), layer 1 thresholds (order 2), ... so a spike crosses all layers within the
 step it was emitted in, as the conversion theory assumes. Resets follow in ``resets``;
-spike monitors record in ``end``. The analog input reaches layer 0 through a summed
-variable (``I_post = w * x_pre``), updated before layer 0's state update.
+spike monitors record in ``end``. The analog input is constant over a run, so it is
+delivered once: every non-zero input neuron fires a single spike in the first step (slot
+``before_groups``), which sets layer 0's current ``I += w * x_pre``; from then on layer 0
+integrates ``I + b`` every step.
 
 Batches are B block-diagonal copies of the network in one set of groups: image ``c``
 occupies neurons ``c*N ... (c+1)*N - 1`` of every group.
@@ -38,7 +40,11 @@ def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None):
     model = snn.neuron
     clock = Clock(dt=snn.dt, name="neuroconv_clock") if clock is None else clock
     n_in = int(np.prod(snn.ann.input_shape))
-    inp = NeuronGroup(n_in * n_copies, model.input_model, clock=clock, name="input")
+    inp = NeuronGroup(n_in * n_copies, model.input_model, threshold=model.input_threshold, reset="", clock=clock,
+                      name="input")
+    # the input fires once, in the first step, before any layer integrates
+    inp.thresholder["spike"].when = "before_groups"
+    inp.thresholder["spike"].order = 0
     objects = [inp]
     pre = inp
     for k, layer in enumerate(snn.layers):
@@ -55,7 +61,10 @@ def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None):
         matrix, bias = layer.affine
         group.b = np.tile(bias, n_copies)
         if pre is inp:
-            syn = Synapses(inp, group, model.input_synapse_model, clock=clock, name=f"input_to_{layer.name}")
+            syn = Synapses(inp, group, model.input_synapse_model, on_pre=model.input_on_pre, clock=clock,
+                           name=f"input_to_{layer.name}")
+            syn.pre.when = "before_groups"
+            syn.pre.order = 1
         else:
             syn = Synapses(pre, group, model.synapse_model, on_pre=model.on_pre, clock=clock,
                            name=f"{pre.name}_to_{layer.name}")
