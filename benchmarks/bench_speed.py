@@ -70,6 +70,7 @@ def throughput(args):
         x = np.concatenate([x_test] * reps)[: args.images]
         snn = nc.convert(net, timesteps=args.timesteps, calibration_data=x_cal)
         ref = snn.run(x, device="reference", batch_size=args.batch_size, progress=False, record_spikes=False)
+        print(f"# {name}: {snn.n_synapses} synapses per image", file=sys.stderr, flush=True)
         rows = {}
         cache_dir = tempfile.mkdtemp(prefix="neuroconv_bench_cache_")
         os.environ["NEUROCONV_CACHE"] = cache_dir
@@ -79,7 +80,7 @@ def throughput(args):
             for label in passes:
                 t0 = time.perf_counter()
                 res = snn.run(x, device=device, codegen_target=target or "numpy", batch_size=args.batch_size,
-                              progress=False, record_spikes=False)
+                              progress=False, record_spikes=False, max_synapses=args.max_synapses)
                 wall = time.perf_counter() - t0
                 key = dev if label == "run" else f"{dev} ({label})"
                 rows[key] = {
@@ -140,6 +141,7 @@ def main():
     parser.add_argument("--images", type=int, default=1024)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--timesteps", type=int, default=32)
+    parser.add_argument("--max-synapses", type=float, default=1e9, help="synapse budget per build")
     parser.add_argument("--scaling", action="store_true", help="only the build-cost scaling part")
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6, 1e7])
     parser.add_argument("--out", default=None)

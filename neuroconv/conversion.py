@@ -244,7 +244,8 @@ class SpikingNetwork:
             nvcc and a GPU), or the numpy reference simulator.
         batch_size : int, optional
             Images simulated together (Brian2: replicated populations). Default: chosen so
-            that one build holds at most ``max_synapses`` synapses (option, default 4e6).
+            that one build holds at most ``max_synapses`` synapses (option, default 2e7,
+            about 0.5 GiB); an explicit batch over that budget is refused before building.
         codegen_target : {"numpy", "cython"}
             Brian2 code generation target for ``device="runtime"``.
         record_spikes : bool

@@ -11,10 +11,10 @@ from tqdm.auto import tqdm
 from .errors import NeuroconvError
 from .result import SimulationResult, merge_batches
 
-__all__ = ["Device", "run_on_device", "DEFAULT_MAX_SYNAPSES"]
+__all__ = ["Device", "run_on_device", "estimate_resources", "DEFAULT_MAX_SYNAPSES"]
 
 #: Default budget of synapses in one Brian2 build (about 25 bytes each in memory).
-DEFAULT_MAX_SYNAPSES = 4_000_000
+DEFAULT_MAX_SYNAPSES = 20_000_000
 
 
 class Device(str, enum.Enum):
@@ -38,13 +38,35 @@ class Device(str, enum.Enum):
 _TARGETS = ("numpy", "cython")
 
 
+#: Memory per synapse in a Brian2 build (measured: about 25 bytes; indices, weight, delay, queue).
+BYTES_PER_SYNAPSE = 25
+
+
+def estimate_resources(snn, batch_size: int) -> dict:
+    """Synapses, neurons and an estimate of memory for a Brian2 build of ``batch_size`` copies."""
+    synapses = snn.n_synapses * batch_size
+    neurons = (int(np.prod(snn.ann.input_shape)) + sum(l.size for l in snn.layers)) * batch_size
+    return {"batch_size": batch_size, "synapses": synapses, "neurons": neurons,
+            "memory_bytes": synapses * BYTES_PER_SYNAPSE + neurons * 8 * 6}
+
+
 def _choose_batch(snn, n_images, batch_size, max_synapses):
+    """Images per build: ``batch_size`` if given, else as many as fit ``max_synapses``; refuse what does not fit."""
+    per_image = max(snn.n_synapses, 1)
     if batch_size is not None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise NeuroconvError(f"batch_size must be a positive int, got {batch_size!r}.")
-        return int(min(batch_size, n_images))
-    per_image = max(snn.n_synapses, 1)
-    return int(max(1, min(n_images, max_synapses // per_image)))
+        chosen = int(min(batch_size, n_images))
+    else:
+        chosen = int(max(1, min(n_images, max_synapses // per_image)))
+    if chosen * per_image > max_synapses:
+        est = estimate_resources(snn, chosen)
+        raise NeuroconvError(
+            f"a build of batch_size={chosen} needs {est['synapses']:,} synapses (about "
+            f"{est['memory_bytes'] / 2**30:.1f} GiB), over max_synapses={int(max_synapses):,}; "
+            f"pass a smaller batch_size (at most {max(1, int(max_synapses // per_image))}) or raise max_synapses."
+        )
+    return chosen
 
 
 def check_cuda_runnable():
@@ -75,6 +97,8 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
         check_cuda_runnable()
     x_flat = x.reshape(x.shape[0], -1)
     n = x_flat.shape[0]
+    if dev is Device.REFERENCE:
+        max_synapses = float("inf")  # the reference holds activations, not synapses
     n_copies = _choose_batch(snn, n, batch_size, max_synapses)
     t0 = time.perf_counter()
     build_time = 0.0

@@ -109,3 +109,21 @@ def test_bad_run_options(net, no_simulation, kwargs, match):
 
 def test_errors_are_value_errors():
     assert issubclass(nc.NeuroconvError, ValueError)
+
+
+def test_oversized_batch_refused_before_building(net, no_simulation):
+    snn = nc.convert(net, timesteps=8, thresholds=[1.0])
+    per_image = snn.n_synapses
+    with pytest.raises(nc.NeuroconvError, match=r"batch_size=10 needs .* synapses .* over max_synapses=.*at most 3"):
+        snn.run(np.zeros((10, 4)), device="runtime", batch_size=10, max_synapses=3 * per_image, progress=False)
+    with pytest.raises(nc.NeuroconvError, match="over max_synapses"):
+        snn.run(np.zeros((2, 4)), device="cpp_standalone", max_synapses=per_image - 1, progress=False)
+
+
+def test_resource_estimate(net):
+    from neuroconv.devices import estimate_resources
+
+    snn = nc.convert(net, timesteps=8, thresholds=[1.0])
+    est = estimate_resources(snn, 4)
+    assert est["synapses"] == 4 * (np.count_nonzero(net.layers[0].weight) + np.count_nonzero(net.layers[2].weight))
+    assert est["neurons"] == 4 * (4 + 6 + 3) and est["memory_bytes"] > 25 * est["synapses"]
