@@ -106,11 +106,11 @@ snn.run(x_test[:8], device="cpp_standalone", progress=False)
 
 
 @pytest.mark.standalone
-def test_killed_build_then_cached_runs(cache, demo_net, digits):
+def test_killed_build_then_cached_runs(cache, demo_net, digits, tmp_path):
     x_train, x_test, _, _ = digits
     # a build killed while compiling leaves nothing the next run trips over
     proc = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD], stdout=subprocess.PIPE, text=True,
-                            start_new_session=True, env=dict(os.environ))
+                            start_new_session=True, env=dict(os.environ), cwd=tmp_path)
     assert proc.stdout.readline().strip() == "building"
     time.sleep(4.0)
     os.killpg(proc.pid, signal.SIGKILL)

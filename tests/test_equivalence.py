@@ -38,11 +38,26 @@ def check_device(snn, x, device, **kw):
         np.testing.assert_array_equal(res.output_spike_counts, ref.output_spike_counts)
 
 
-@settings(max_examples=100, **SLOW_SETTINGS)
-@given(net_rng=st.one_of(dense_nets(), conv_nets()), data=st.data())
-def test_runtime_numpy_matches_reference(net_rng, data):
-    snn, x = convert_random(*net_rng, data)
-    check_device(snn, x, "runtime")
+def random_network_test(n_networks, device, **options):
+    """A hypothesis test: ``n_networks`` random Dense/Conv networks, ``device`` against the reference."""
+
+    @settings(max_examples=n_networks, **SLOW_SETTINGS)
+    @given(net_rng=st.one_of(dense_nets(), conv_nets()), data=st.data())
+    def test(net_rng, data):
+        snn, x = convert_random(*net_rng, data)
+        check_device(snn, x, device, **options)
+
+    return test
+
+
+test_runtime_numpy_matches_reference = random_network_test(100, "runtime")
+# cython and cpp_standalone compile per network: a few in the default run, 100 under the slow marker
+test_cython_matches_reference_few = pytest.mark.cython(random_network_test(5, "runtime", codegen_target="cython"))
+test_standalone_matches_reference_few = pytest.mark.standalone(random_network_test(2, "cpp_standalone"))
+test_cython_matches_reference_full = pytest.mark.slow(pytest.mark.cython(
+    random_network_test(100, "runtime", codegen_target="cython")))
+test_standalone_matches_reference_full = pytest.mark.slow(pytest.mark.standalone(
+    random_network_test(100, "cpp_standalone")))
 
 
 def test_demo_network_all_devices_runtime_numpy(demo_net, digits):
@@ -64,40 +79,6 @@ def test_demo_network_cpp_standalone(demo_net, digits):
     snn = nc.convert(demo_net, timesteps=32, calibration_data=x_train)
     # batch_size 128 over 540 images: one build, five runs with new inputs (the last one padded)
     check_device(snn, x_test, "cpp_standalone", batch_size=128)
-
-
-@pytest.mark.cython
-@settings(max_examples=5, **SLOW_SETTINGS)
-@given(net_rng=st.one_of(dense_nets(), conv_nets()), data=st.data())
-def test_cython_matches_reference_few(net_rng, data):
-    snn, x = convert_random(*net_rng, data)
-    check_device(snn, x, "runtime", codegen_target="cython")
-
-
-@pytest.mark.standalone
-@settings(max_examples=2, **SLOW_SETTINGS)
-@given(net_rng=st.one_of(dense_nets(), conv_nets()), data=st.data())
-def test_standalone_matches_reference_few(net_rng, data):
-    snn, x = convert_random(*net_rng, data)
-    check_device(snn, x, "cpp_standalone")
-
-
-@pytest.mark.slow
-@pytest.mark.cython
-@settings(max_examples=100, **SLOW_SETTINGS)
-@given(net_rng=st.one_of(dense_nets(), conv_nets()), data=st.data())
-def test_cython_matches_reference_full(net_rng, data):
-    snn, x = convert_random(*net_rng, data)
-    check_device(snn, x, "runtime", codegen_target="cython")
-
-
-@pytest.mark.slow
-@pytest.mark.standalone
-@settings(max_examples=100, **SLOW_SETTINGS)
-@given(net_rng=st.one_of(dense_nets(), conv_nets()), data=st.data())
-def test_standalone_matches_reference_full(net_rng, data):
-    snn, x = convert_random(*net_rng, data)
-    check_device(snn, x, "cpp_standalone")
 
 
 def test_many_images_per_call_equal_one_at_a_time(demo_net, digits):

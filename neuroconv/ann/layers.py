@@ -35,6 +35,18 @@ def _as_finite_array(value, what: str, ndim: int) -> np.ndarray:
     return arr
 
 
+def _set_weight_and_bias(layer, ndim: int) -> None:
+    """Validate ``layer.weight`` (``ndim`` dims, output axis first) and ``layer.bias`` (zeros if None); freeze both."""
+    kind = type(layer).__name__
+    w = _as_finite_array(layer.weight, f"{kind}.weight", ndim)
+    b = np.zeros(w.shape[0]) if layer.bias is None else _as_finite_array(layer.bias, f"{kind}.bias", 1)
+    if b.shape != (w.shape[0],):
+        raise NeuroconvError(f"{kind}.bias has shape {b.shape}, expected ({w.shape[0]},) to match weight {w.shape}.")
+    b.setflags(write=False)
+    object.__setattr__(layer, "weight", w)
+    object.__setattr__(layer, "bias", b)
+
+
 def _pair(value, what: str, minimum: int) -> tuple[int, int]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = (int(value), int(value))
@@ -60,13 +72,7 @@ class Dense:
     bias: np.ndarray | None = None
 
     def __post_init__(self):
-        w = _as_finite_array(self.weight, "Dense.weight", 2)
-        b = np.zeros(w.shape[0]) if self.bias is None else _as_finite_array(self.bias, "Dense.bias", 1)
-        if b.shape != (w.shape[0],):
-            raise NeuroconvError(f"Dense.bias has shape {b.shape}, expected ({w.shape[0]},) to match weight {w.shape}.")
-        b.setflags(write=False)
-        object.__setattr__(self, "weight", w)
-        object.__setattr__(self, "bias", b)
+        _set_weight_and_bias(self, ndim=2)
 
     def output_shape(self, input_shape: tuple) -> tuple:
         if tuple(input_shape) != (self.weight.shape[1],):
@@ -90,13 +96,7 @@ class Conv2d:
     padding: int | tuple = 0
 
     def __post_init__(self):
-        w = _as_finite_array(self.weight, "Conv2d.weight", 4)
-        b = np.zeros(w.shape[0]) if self.bias is None else _as_finite_array(self.bias, "Conv2d.bias", 1)
-        if b.shape != (w.shape[0],):
-            raise NeuroconvError(f"Conv2d.bias has shape {b.shape}, expected ({w.shape[0]},) to match weight {w.shape}.")
-        b.setflags(write=False)
-        object.__setattr__(self, "weight", w)
-        object.__setattr__(self, "bias", b)
+        _set_weight_and_bias(self, ndim=4)
         object.__setattr__(self, "stride", _pair(self.stride, "Conv2d.stride", 1))
         object.__setattr__(self, "padding", _pair(self.padding, "Conv2d.padding", 0))
 
