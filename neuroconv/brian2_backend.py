@@ -1,4 +1,4 @@
-"""Build and run converted networks with Brian2 (runtime and C++ standalone).
+"""Build and run converted networks with Brian2 (runtime, C++ standalone, CUDA standalone).
 
 Schedule: in every timestep each group's state update adds ``I + b`` (slot ``groups``);
 then, in slot ``thresholds``, layer 0 thresholds (order 0), its spikes reach layer 1
