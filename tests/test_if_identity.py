@@ -30,22 +30,22 @@ def check_counts(counts, z, theta, T, shift):
     assert ok.all(), f"z={z[~ok]}, counts {counts[~ok]}, expected {expected[~ok]} (T={T}, theta={theta})"
 
 
-@settings(max_examples=200, deadline=None)
-@given(z=arrays(np.float64, st.integers(1, 40), elements=values), T=st.integers(1, 70),
-       theta=st.floats(0.05, 3.0), shift=st.booleans())
-def test_reference_identity(z, T, theta, shift):
-    snn = nc.convert(single_layer(len(z)), neuron=IF(shift=shift), timesteps=T, thresholds=[theta])
-    res = snn.run(z[None, :], device="reference", progress=False)
-    check_counts(res.spike_counts[0][0], z, theta, T, shift)
+def identity_test(device, n_examples):
+    """Hypothesis test of the closed-form count on ``device`` for random z, T, theta and shift."""
+
+    @settings(max_examples=n_examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(z=arrays(np.float64, st.integers(1, 40), elements=values), T=st.integers(1, 70),
+           theta=st.floats(0.05, 3.0), shift=st.booleans())
+    def test(z, T, theta, shift):
+        snn = nc.convert(single_layer(len(z)), neuron=IF(shift=shift), timesteps=T, thresholds=[theta])
+        res = snn.run(z[None, :], device=device, progress=False)
+        check_counts(res.spike_counts[0][0], z, theta, T, shift)
+
+    return test
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(z=arrays(np.float64, st.integers(1, 40), elements=values), T=st.integers(1, 70),
-       theta=st.floats(0.05, 3.0), shift=st.booleans())
-def test_brian2_identity(z, T, theta, shift):
-    snn = nc.convert(single_layer(len(z)), neuron=IF(shift=shift), timesteps=T, thresholds=[theta])
-    res = snn.run(z[None, :], device="runtime", progress=False)
-    check_counts(res.spike_counts[0][0], z, theta, T, shift)
+test_reference_identity = identity_test("reference", 200)
+test_brian2_identity = identity_test("runtime", 25)
 
 
 def test_identity_grid_exact_values():
