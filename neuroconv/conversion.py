@@ -252,6 +252,11 @@ class SpikingNetwork:
             Keep every spike (``result.spikes``); counts are always returned.
         progress : bool
             Show a progress bar over batches.
+        **options
+            ``max_synapses`` (synapse budget per build, default 2e7), ``cache`` (reuse
+            compiled standalone binaries, default True), ``build_directory`` (standalone
+            project folder, kept), ``compute_capability`` (CUDA), ``record_margin``
+            (reference only: smallest ``|v - theta|`` per neuron, for tie diagnosis).
         """
         from .devices import run_on_device
 
