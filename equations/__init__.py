@@ -5,5 +5,6 @@ each has the matching numpy semantics that :mod:`neuroconv.reference` runs.
 """
 
 from .if_neuron import IF
+from .one_spike import OneSpike
 
-__all__ = ["IF"]
+__all__ = ["IF", "OneSpike"]

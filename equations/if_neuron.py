@@ -75,6 +75,8 @@ class IF:
     input_synapse_model = "w : 1 (constant)"
     #: The input spike sets up the first layer's constant current ``I = sum_k w_k x_k``.
     input_on_pre = "I_post += w * x_pre"
+    #: Schedule slot of the input spikes: before any layer integrates in the first step.
+    input_when = "before_groups"
     #: Equations of every spiking layer.
     equations = _EQUATIONS
     #: Equations of the non-spiking output layer (membrane readout).
@@ -94,6 +96,18 @@ class IF:
     def initial_v(self, theta: np.ndarray) -> np.ndarray:
         """Initial membrane of a layer with thresholds ``theta``."""
         return theta / 2.0 if self.shift else np.zeros_like(theta)
+
+    def brian2_values(self, layer, index: int, snn) -> dict:
+        """Values of the Brian2 variables of population ``index`` (one copy; scalars for shared variables)."""
+        bias = layer.affine[1]
+        if not layer.spiking:
+            return {"b": bias}
+        return {"theta": layer.theta, "v": self.initial_v(layer.theta), "b": bias}
+
+    def readout(self, snn, v=None, counts=None, first_step=None) -> np.ndarray:
+        """The output on the ANN scale: membrane input averaged over T, or ``count * theta / T``."""
+        out = snn.output_layer
+        return counts * out.theta / snn.timesteps if out.spiking else v / snn.timesteps
 
     # --- reference semantics (numpy), used by neuroconv.reference -------------------
     def reference_step(self, v: np.ndarray, drive: np.ndarray, theta: np.ndarray):

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import build_cache
 from .connectivity import replicate_indices
-from .result import LayerSpikes, merge_batches
+from .result import LayerSpikes, first_spike_steps, merge_batches
 
 __all__ = ["build_network", "run_runtime", "run_standalone"]
 
@@ -42,9 +42,11 @@ def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None):
     n_in = int(np.prod(snn.ann.input_shape))
     inp = NeuronGroup(n_in * n_copies, model.input_model, threshold=model.input_threshold, reset="", clock=clock,
                       name="input")
-    # the input fires once, in the first step, before any layer integrates
-    inp.thresholder["spike"].when = "before_groups"
-    inp.thresholder["spike"].order = 0
+    # the input fires once, in the first step: before any layer integrates (IF), or after the
+    # growth step and before layer 0's threshold (OneSpike)
+    input_orders = (0, 1) if model.input_when != "thresholds" else (-2, -1)
+    inp.thresholder["spike"].when = model.input_when
+    inp.thresholder["spike"].order = input_orders[0]
     objects = [inp]
     pre = inp
     for k, layer in enumerate(snn.layers):
@@ -52,19 +54,18 @@ def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None):
         if layer.spiking:
             group = NeuronGroup(n, model.equations, threshold=model.threshold, reset=model.reset_code,
                                 method=model.method, clock=clock, name=layer.name)
-            group.theta = np.tile(layer.theta, n_copies)
-            group.v = np.tile(model.initial_v(layer.theta), n_copies)
             group.thresholder["spike"].when = "thresholds"
             group.thresholder["spike"].order = 2 * k
         else:
             group = NeuronGroup(n, model.output_equations, method=model.method, clock=clock, name=layer.name)
-        matrix, bias = layer.affine
-        group.b = np.tile(bias, n_copies)
+        for name, value in model.brian2_values(layer, k, snn).items():
+            setattr(group, name, value if np.ndim(value) == 0 else np.tile(value, n_copies))
+        matrix = layer.affine[0]
         if pre is inp:
             syn = Synapses(inp, group, model.input_synapse_model, on_pre=model.input_on_pre, clock=clock,
                            name=f"input_to_{layer.name}")
-            syn.pre.when = "before_groups"
-            syn.pre.order = 1
+            syn.pre.when = model.input_when
+            syn.pre.order = input_orders[1]
         else:
             syn = Synapses(pre, group, model.synapse_model, on_pre=model.on_pre, clock=clock,
                            name=f"{pre.name}_to_{layer.name}")
@@ -75,8 +76,9 @@ def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None):
         syn.w = w
         objects += [group, syn]
         if layer.spiking:
-            objects.append(SpikeMonitor(group, record=record_spikes, when="end",
-                                        name=f"{layer.name}_spikes"))
+            # the output's spikes are its readout: always recorded
+            record = record_spikes or layer is snn.output_layer
+            objects.append(SpikeMonitor(group, record=record, when="end", name=f"{layer.name}_spikes"))
         pre = group
     return Network(*objects, name="neuroconv_network")
 
@@ -85,28 +87,30 @@ def _read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, i
     """Counts, spikes and readout of the first ``n_images`` copies after a run."""
     counts, spikes = [], []
     dt = float(snn.dt)
-    out_counts = None
+    out_counts = first_step = v = None
     for layer in snn.layers:
         if not layer.spiking:
             continue
         mon = net[f"{layer.name}_spikes"]
         count = np.asarray(mon.count[:], dtype=np.int64).reshape(n_copies, layer.size)[:n_images]
-        if layer is snn.output_layer:
+        is_output = layer is snn.output_layer
+        if is_output:
             out_counts = count
         else:
             counts.append(count)
-            if record_spikes:
-                idx = np.asarray(mon.i[:], dtype=np.int64)
-                step = np.rint(np.asarray(mon.t_[:]) / dt).astype(np.int64)
-                image, neuron = np.divmod(idx, layer.size)
-                keep = image < n_images
+        if record_spikes or is_output:
+            idx = np.asarray(mon.i[:], dtype=np.int64)
+            step = np.rint(np.asarray(mon.t_[:]) / dt).astype(np.int64)
+            image, neuron = np.divmod(idx, layer.size)
+            keep = image < n_images
+            if is_output:
+                first_step = first_spike_steps(image[keep], neuron[keep], step[keep], n_images, layer.size)
+            else:
                 spikes.append(LayerSpikes(image[keep] + image_offset, neuron[keep], step[keep]))
     out = snn.output_layer
-    if out.spiking:
-        readout = out_counts * out.theta / snn.timesteps
-    else:
+    if not out.spiking:
         v = np.asarray(net[out.name].v[:], dtype=np.float64).reshape(n_copies, out.size)[:n_images]
-        readout = v / snn.timesteps
+    readout = snn.neuron.readout(snn, v=v, counts=out_counts, first_step=first_step)
     return readout, counts, (spikes if record_spikes else None), out_counts
 
 

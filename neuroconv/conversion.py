@@ -126,48 +126,60 @@ def _split(net: Sequential):
     return chains
 
 
-def convert(net: Sequential, neuron=None, timesteps: int = 32, calibration_data=None, thresholds=None,
+def convert(net: Sequential, neuron=None, timesteps: int | None = None, calibration_data=None, thresholds=None,
             method="max", per_channel: bool = False, readout: str = "membrane", dt=1 * ms) -> "SpikingNetwork":
-    """Convert an ANN into a spiking network of IF neurons (threshold balancing).
+    """Convert an ANN into a spiking network (threshold balancing / weight normalisation).
 
     Parameters
     ----------
     net : neuroconv.ann.Sequential
         The trained ANN (ReLU hidden layers, linear output).
     neuron : neuron model, default ``IF()``
-        A model from :mod:`neuroconv.equations`.
+        A model from :mod:`neuroconv.equations`: ``IF()`` (rate coding over T steps) or
+        ``OneSpike(base, window)`` (one phase-coded spike per neuron; its window sets the
+        timing: the run lasts ``window`` steps per spiking layer, see ``latency``).
     timesteps : int
-        Simulation length T in timesteps.
+        Simulation length T of IF networks (default 32). Not used with ``OneSpike``.
     calibration_data : array (n, *input_shape), optional
-        Sample inputs for threshold balancing (each spiking layer's threshold is its
-        ``method`` activation statistic).
+        Sample inputs for threshold balancing (each spiking layer's scale is its
+        ``method`` activation statistic: the IF threshold, or One-Spike's ``M``).
     thresholds : list, optional
-        Explicit thresholds on the ANN activation scale, one entry per spiking layer
+        Explicit scales on the ANN activation scale, one entry per spiking layer
         (scalar, per channel or per neuron); with ``readout="spikes"`` one more for the output.
+        For ``OneSpike`` this is ``M``, the value of a spike in the window's first step
+        (the neuron's firing threshold is ``M * (1 + 1/base) / 2``).
     method : "max" or percentile
         Calibration statistic, e.g. ``"max"``, ``99.9`` or ``"99.9%"``.
     per_channel : bool
         Calibrate one threshold per channel instead of per layer.
     readout : {"membrane", "spikes"}
         ``"membrane"``: the output layer does not spike, its readout is the input averaged
-        over T. ``"spikes"``: the output layer is an IF layer, readout ``count * theta / T``.
+        over T (One-Spike: the decoded input). ``"spikes"``: the output layer spikes too,
+        readout ``count * theta / T`` (One-Spike: the decoded spike, 0 without one).
     dt : Brian2 time
         Duration of one timestep (default 1 ms).
     """
-    from neuroconv.equations import IF
+    from neuroconv.equations import IF, OneSpike
 
     if not isinstance(net, Sequential):
         raise NeuroconvError(f"net must be a neuroconv.ann.Sequential, got {type(net).__name__}; "
                              "use neuroconv.ann.from_sklearn / from_npz to import a model.")
     neuron = IF() if neuron is None else neuron
-    if not isinstance(neuron, IF):
-        raise NeuroconvError(f"neuron must be a model from neuroconv.equations (e.g. IF()), got {neuron!r}.")
-    timesteps = _check_timesteps(timesteps)
+    if not isinstance(neuron, (IF, OneSpike)):
+        raise NeuroconvError(f"neuron must be a model from neuroconv.equations (IF() or OneSpike()), got {neuron!r}.")
     dt = _check_dt(dt)
     if readout not in READOUTS:
         raise NeuroconvError(f"readout must be one of {READOUTS}, got {readout!r}.")
     chains = _split(net)
     n_thresholds = sum(spiking for *_, spiking in chains) + (readout == "spikes")
+    if isinstance(neuron, OneSpike):
+        if timesteps is not None:
+            raise NeuroconvError(
+                f"timesteps={timesteps!r} does not apply to OneSpike: its window sets the timing "
+                f"({neuron.window} steps per spiking layer). Pass OneSpike(window=...) instead.")
+        neuron.check_latency(n_thresholds)
+        timesteps = n_thresholds * neuron.window
+    timesteps = _check_timesteps(32 if timesteps is None else timesteps)
     if thresholds is None:
         if calibration_data is None:
             raise NeuroconvError("pass calibration_data (sample inputs) or thresholds=[...] (one per spiking layer).")
@@ -192,7 +204,38 @@ def convert(net: Sequential, neuron=None, timesteps: int = 32, calibration_data=
         name = "output" if is_output else f"layer{k}"
         layers.append(SpikingLayer(name=name, ops=ops, shapes=shapes, theta=theta, ann_index=ann_index))
     assert len(layers) == n_hidden + 1
+    if isinstance(neuron, OneSpike) and calibration_data is not None:
+        _warn_below_range(net, neuron, layers, calibration_data)
     return SpikingNetwork(ann=net, layers=tuple(layers), neuron=neuron, timesteps=timesteps, dt=dt, readout=readout)
+
+
+#: One-Spike warns when more than this fraction of a layer's positive calibration activations is sent as zero.
+BELOW_RANGE_WARNING = 0.05
+
+
+def _warn_below_range(net, neuron, layers, calibration_data):
+    """Warn, with the numbers, about layers whose window is too short for the calibration data's range."""
+    import warnings
+
+    from .errors import NeuroconvWarning
+
+    _, acts = net.forward(net.check_input(calibration_data, name="calibration_data"), return_activations=True)
+    for layer in layers:
+        if not layer.spiking:
+            continue
+        act = acts[layer.ann_index]  # pre-activation: its positive part is the activation
+        act = act.reshape(act.shape[0], -1)
+        positive = act > 0
+        lost = positive & (act < neuron.smallest_sent(layer.theta))
+        fraction = lost.sum() / max(positive.sum(), 1)
+        if fraction > BELOW_RANGE_WARNING:
+            ratio = np.percentile((layer.theta / np.where(positive, act, 1.0))[positive], 95)
+            warnings.warn(
+                f"OneSpike(base={neuron.base:g}, window={neuron.window}): {layer.name} sends {fraction:.1%} of its "
+                f"positive calibration activations as zero (below M*base**-(window-1)*(1+1/base)/2, a range of "
+                f"{neuron.base ** (neuron.window - 1):.3g}); covering 95% of them needs a range of {ratio:.3g}, "
+                f"i.e. window >= {neuron.window_for_range(max(ratio, 1.0))} at this base.",
+                NeuroconvWarning, stacklevel=3)
 
 
 @dataclass(frozen=True, eq=False)
@@ -228,8 +271,24 @@ class SpikingNetwork:
         """Synapses per image (one copy of the network)."""
         return int(sum(layer.affine[0].nnz for layer in self.layers))
 
+    @property
+    def latency_steps(self) -> int:
+        """Timesteps from the input to the readout: ``T`` for IF; for One-Spike ``window`` per spiking
+        layer, ``(L-1) * window`` with the membrane readout (``L`` weight layers; input window 0)."""
+        return self.timesteps
+
+    @property
+    def latency(self) -> Quantity:
+        """:attr:`latency_steps` as a Brian2 time (``latency_steps * dt``)."""
+        return self.timesteps * self.dt
+
     def with_timesteps(self, timesteps: int) -> "SpikingNetwork":
-        """The same network simulated for a different number of timesteps."""
+        """The same network simulated for a different number of timesteps (IF networks)."""
+        from neuroconv.equations import OneSpike
+
+        if isinstance(self.neuron, OneSpike):
+            raise NeuroconvError("a One-Spike network's timing is set by its window; convert again with "
+                                 "OneSpike(window=...) instead of with_timesteps().")
         return SpikingNetwork(self.ann, self.layers, self.neuron, _check_timesteps(timesteps), self.dt, self.readout)
 
     def run(self, x, device: str = "runtime", batch_size: int | None = None, codegen_target: str = "numpy",

@@ -1,6 +1,6 @@
 """The package's own error type."""
 
-__all__ = ["NeuroconvError"]
+__all__ = ["NeuroconvError", "NeuroconvWarning"]
 
 
 class NeuroconvError(ValueError):
@@ -8,3 +8,7 @@ class NeuroconvError(ValueError):
 
     A subclass of :class:`ValueError`, so ``except ValueError`` keeps working.
     """
+
+
+class NeuroconvWarning(UserWarning):
+    """A setting that works but loses something (e.g. a window too short for the data's range); the message has the numbers."""

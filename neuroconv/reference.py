@@ -20,6 +20,10 @@ def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=
 
     Returns ``(output, counts, spikes, output_counts, margins)``; see SimulationResult.
     """
+    from neuroconv.equations import OneSpike
+
+    if isinstance(snn.neuron, OneSpike):
+        return _simulate_one_spike(snn, x_flat, record_spikes, record_margin, progress_bar)
     model = snn.neuron
     batch = x_flat.shape[0]
     T = snn.timesteps
@@ -58,3 +62,48 @@ def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=
             spikes.append(LayerSpikes.from_unsorted(*(np.concatenate([p[f] for p in parts]) for f in range(3))))
     margin_list = [margins[k] for k in hidden] if record_margin else None
     return output, [counts[k] for k in hidden], spikes, output_counts, margin_list
+
+
+def _simulate_one_spike(snn, x_flat, record_spikes, record_margin, progress_bar):
+    """One-Spike, layer by layer: each window sees the decoded spikes of the window before.
+
+    The population's membrane at its window's first step is the ANN pre-activation of the
+    decoded values below (``drive``); at step ``k`` it has grown to ``z * base**k`` (one
+    multiplication per step, as Brian2 does) and the neuron fires at the first ``k`` with
+    ``v >= theta``, once. The decoded value ``M * base**-k`` (0 without a spike) feeds the
+    next population; the membrane readout is the output's pre-activation itself.
+    """
+    model = snn.neuron
+    batch = x_flat.shape[0]
+    below = x_flat
+    counts, events, margins, out_counts = [], [], [], None
+    for index, layer in enumerate(snn.layers):
+        v = layer.drive(below)
+        if not layer.spiking:
+            output = v
+            break
+        theta = model.threshold_value(layer.theta)
+        phase = np.full(v.shape, -1, dtype=np.int64)
+        margin = np.full(v.shape, np.inf)
+        for k in range(model.window):
+            if k:
+                v = model.base * v
+            waiting = phase < 0
+            if record_margin:
+                np.minimum(margin, np.where(waiting, np.abs(v - theta), np.inf), out=margin)
+            phase[waiting & (v >= theta)] = k
+        fired = phase >= 0
+        start = model.window_start(index)
+        if layer is snn.output_layer:
+            out_counts = fired.astype(np.int64)
+            output = model.decode(phase, layer.theta)
+            break
+        counts.append(fired.astype(np.int64))
+        margins.append(margin)
+        if record_spikes:
+            image, neuron = np.nonzero(fired)
+            events.append(LayerSpikes.from_unsorted(image, neuron, phase[image, neuron] + start))
+        below = model.decode(phase, layer.theta)
+    if progress_bar is not None:
+        progress_bar.update(batch)
+    return output, counts, (events if record_spikes else None), out_counts, (margins if record_margin else None)

@@ -10,7 +10,7 @@ from brian2 import Quantity
 
 from .errors import NeuroconvError
 
-__all__ = ["SimulationResult", "LayerSpikes", "merge_batches"]
+__all__ = ["SimulationResult", "LayerSpikes", "merge_batches", "first_spike_steps"]
 
 
 class LayerSpikes(NamedTuple):
@@ -106,6 +106,15 @@ class SimulationResult:
     def rates(self, layer):
         """Firing rate of every neuron, ``(batch, n)`` in Hz (count / (T * dt))."""
         return self.spike_counts[self.layer_index(layer)] / (self.timesteps * self.dt)
+
+
+def first_spike_steps(image, neuron, step, n_images: int, n_neurons: int) -> np.ndarray:
+    """``(n_images, n_neurons)`` int array: the step of each neuron's first spike, -1 where it never fired."""
+    first = np.full(n_images * n_neurons, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, np.asarray(image, np.int64) * n_neurons + np.asarray(neuron, np.int64),
+                  np.asarray(step, np.int64))
+    first[first == np.iinfo(np.int64).max] = -1
+    return first.reshape(n_images, n_neurons)
 
 
 def merge_batches(parts, n_hidden: int):
