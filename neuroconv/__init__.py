@@ -11,7 +11,7 @@ from . import ann, equations
 from .calibration import calibrate
 from .conversion import SpikingLayer, SpikingNetwork, convert
 from .devices import Device
-from .errors import NeuroconvError
+from .errors import NeuroconvError, NeuroconvWarning
 from .result import LayerSpikes, SimulationResult
 
 try:
@@ -20,4 +20,4 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0+unknown"
 
 __all__ = ["ann", "equations", "calibrate", "convert", "SpikingNetwork", "SpikingLayer", "Device",
-           "NeuroconvError", "SimulationResult", "LayerSpikes", "__version__"]
+           "NeuroconvError", "NeuroconvWarning", "SimulationResult", "LayerSpikes", "__version__"]

@@ -103,6 +103,18 @@ class SimulationResult:
         sel = rec.image == image
         return rec.neuron[sel], rec.step[sel] * self.dt
 
+    def first_spike_steps(self, layer) -> np.ndarray:
+        """Step of each neuron's first spike, ``(batch, n)`` ints, -1 where it never fired.
+
+        For One-Spike networks this is *the* spike; its phase in the layer's window is
+        ``step - index * window``.
+        """
+        if self.spikes is None:
+            raise NeuroconvError("spike trains were not recorded: run with record_spikes=True.")
+        k = self.layer_index(layer)
+        rec = self.spikes[k]
+        return first_spike_steps(rec.image, rec.neuron, rec.step, self.batch_size, self.spike_counts[k].shape[1])
+
     def rates(self, layer):
         """Firing rate of every neuron, ``(batch, n)`` in Hz (count / (T * dt))."""
         return self.spike_counts[self.layer_index(layer)] / (self.timesteps * self.dt)

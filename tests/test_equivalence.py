@@ -1,28 +1,41 @@
 """Brian2 (runtime numpy/cython, cpp_standalone) and the numpy reference compute the same network."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import neuroconv as nc
-from neuroconv.equations import IF
+from neuroconv.equations import IF, OneSpike
 from nets import assert_equivalent, conv_nets, dense_nets, random_inputs
 
 SLOW_SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def convert_random(net, rng, data):
-    """Convert with calibration on random inputs; a layer that never activates gets random explicit thresholds."""
-    T = data.draw(st.integers(1, 24), label="T")
+def draw_neuron(data, kind):
+    """An IF model (reset, shift and T drawn) or a OneSpike model (base and window drawn), with convert's timing."""
+    if kind == "one_spike":
+        neuron = OneSpike(base=data.draw(st.sampled_from([1.05, 1.1, 1.2, 1.5, 2.0, 3.0]), label="base"),
+                          window=data.draw(st.integers(1, 24), label="window"))
+        return dict(neuron=neuron)
     neuron = IF(reset=data.draw(st.sampled_from(["subtract", "zero"]), label="reset"),
                 shift=data.draw(st.booleans(), label="shift"))
+    return dict(neuron=neuron, timesteps=data.draw(st.integers(1, 24), label="T"))
+
+
+def convert_random(net, rng, data, kind="if"):
+    """Convert with calibration on random inputs; a layer that never activates gets random explicit thresholds."""
+    kwargs = draw_neuron(data, kind)
     x = random_inputs(net, rng, data.draw(st.integers(1, 5), label="batch"))
     readout = data.draw(st.sampled_from(["membrane", "spikes"]), label="readout")
     per_channel = data.draw(st.booleans(), label="per_channel")
-    kwargs = dict(neuron=neuron, timesteps=T, readout=readout)
+    kwargs["readout"] = readout
     try:
-        snn = nc.convert(net, calibration_data=random_inputs(net, rng, 20), per_channel=per_channel, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", nc.NeuroconvWarning)  # short random windows lose small values
+            snn = nc.convert(net, calibration_data=random_inputs(net, rng, 20), per_channel=per_channel, **kwargs)
     except nc.NeuroconvError as exc:
         assert "never activates" in str(exc)
         n = sum(isinstance(layer, nc.ann.ReLU) for layer in net.layers) + (readout == "spikes")
@@ -38,13 +51,13 @@ def check_device(snn, x, device, **kw):
         np.testing.assert_array_equal(res.output_spike_counts, ref.output_spike_counts)
 
 
-def random_network_test(n_networks, device, **options):
-    """A hypothesis test: ``n_networks`` random Dense/Conv networks, ``device`` against the reference."""
+def random_network_test(n_networks, device, kind="if", **options):
+    """A hypothesis test: ``n_networks`` random Dense/Conv networks of ``kind`` neurons, ``device`` against the reference."""
 
     @settings(max_examples=n_networks, **SLOW_SETTINGS)
     @given(net_rng=st.one_of(dense_nets(), conv_nets()), data=st.data())
     def test(net_rng, data):
-        snn, x = convert_random(*net_rng, data)
+        snn, x = convert_random(*net_rng, data, kind)
         check_device(snn, x, device, **options)
 
     return test
@@ -58,6 +71,14 @@ test_cython_matches_reference_full = pytest.mark.slow(pytest.mark.cython(
     random_network_test(100, "runtime", codegen_target="cython")))
 test_standalone_matches_reference_full = pytest.mark.slow(pytest.mark.standalone(
     random_network_test(100, "cpp_standalone")))
+
+test_one_spike_runtime_numpy_matches_reference = random_network_test(60, "runtime", "one_spike")
+test_one_spike_cython_matches_reference_few = pytest.mark.cython(
+    random_network_test(3, "runtime", "one_spike", codegen_target="cython"))
+test_one_spike_standalone_matches_reference_few = pytest.mark.standalone(
+    random_network_test(2, "cpp_standalone", "one_spike"))
+test_one_spike_standalone_matches_reference_full = pytest.mark.slow(pytest.mark.standalone(
+    random_network_test(100, "cpp_standalone", "one_spike")))
 
 
 def test_demo_network_all_devices_runtime_numpy(demo_net, digits):
