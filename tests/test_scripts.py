@@ -1,0 +1,32 @@
+"""The benchmark and figure scripts run end to end on a tiny grid (they are the paper-figure pipeline)."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_script(path, *args, cwd):
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, path), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_one_spike_benchmark_and_figure(tmp_path):
+    out = tmp_path / "bench.json"
+    text = run_script("benchmarks/bench_one_spike.py", "--bases", "1.2", "2.0", "--windows", "4", "16",
+                      "--if-timesteps", "16", "--out", str(out), cwd=tmp_path)
+    report = json.loads(text)
+    assert report == json.loads(out.read_text())
+    rows = report["rows"]
+    assert [(r["neuron"], r.get("base"), r.get("window")) for r in rows] == [
+        ("OneSpike", 1.2, 4), ("OneSpike", 1.2, 16), ("OneSpike", 2.0, 4), ("OneSpike", 2.0, 16), ("IF", None, None)]
+    assert all(r["spikes_per_neuron"] <= 1 for r in rows[:4])
+    assert rows[1]["latency_steps"] == 32 and rows[4]["latency_steps"] == 16
+    assert report["device_check"]["agree"] is True
+    png = tmp_path / "fig.png"
+    assert run_script("figures/one_spike_tradeoff.py", str(out), "--out", str(png), cwd=tmp_path).strip() == str(png)
+    assert png.stat().st_size > 10_000
