@@ -28,3 +28,9 @@ def test_tour_runs(tmp_path, monkeypatch):
     assert len(code.splitlines()) <= 15
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README tour", "exec"), {"__name__": "readme_tour"})
+
+
+def test_one_spike_example_runs(tmp_path, monkeypatch):
+    code = re.search(r"## One-Spike[^\n]*\n\n```python\n(.*?)\n```", _readme(), flags=re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README One-Spike example", "exec"), {"__name__": "readme_one_spike"})
