@@ -9,6 +9,13 @@ delivered once: every non-zero input neuron fires a single spike in the first st
 ``before_groups``), which sets layer 0's current ``I += w * x_pre``; from then on layer 0
 integrates ``I + b`` every step.
 
+One-Spike (:class:`neuroconv.equations.OneSpike`) uses the same slots: the growth
+``v = base*v`` is the state update; the input spikes come within ``thresholds`` before
+layer 0 (orders -2, -1), after the first growth step, and add ``w * x_pre`` to layer 0's
+membrane once; each layer's threshold is gated to its own window by ``t_in_timesteps``.
+The model's ``brian2_values`` say which variables each group gets, its ``readout`` how the
+output is decoded.
+
 Batches are B block-diagonal copies of the network in one set of groups: image ``c``
 occupies neurons ``c*N ... (c+1)*N - 1`` of every group.
 """
