@@ -12,6 +12,7 @@ import pytest
 
 import neuroconv as nc
 from neuroconv import cuda
+from neuroconv.equations import OneSpike
 from nets import assert_equivalent
 
 brian2cuda = pytest.importorskip("brian2cuda", reason="the cuda extra (brian2cuda) is not installed")
@@ -19,9 +20,11 @@ needs_nvcc = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not o
 HAS_GPU = cuda.gpu_available()
 
 
-@pytest.fixture
-def small_snn(demo_net, digits):
+@pytest.fixture(params=["if", "one_spike"])
+def small_snn(request, demo_net, digits):
     x_train, x_test, _, _ = digits
+    if request.param == "one_spike":
+        return nc.convert(demo_net, neuron=OneSpike(), calibration_data=x_train), x_test
     return nc.convert(demo_net, timesteps=16, calibration_data=x_train), x_test
 
 
