@@ -6,5 +6,6 @@ each has the matching numpy semantics that :mod:`neuroconv.reference` runs.
 
 from .if_neuron import IF
 from .one_spike import OneSpike
+from .tpp import TPP
 
-__all__ = ["IF", "OneSpike"]
+__all__ = ["IF", "OneSpike", "TPP"]

@@ -144,11 +144,18 @@ def _codegen_target(target: str):
         prefs.codegen.target = previous
 
 
-def run_runtime(snn, x_flat, n_copies, record_spikes, progress_bar, target="numpy"):
-    """Runtime mode: build once for ``n_copies`` images, restore and re-run for each batch."""
+def run_runtime(snn, x_flat, n_copies, record_spikes, progress_bar, target="numpy", seed=None):
+    """Runtime mode: build once for ``n_copies`` images, restore and re-run for each batch.
+
+    ``seed`` seeds Brian2's random numbers once, before the first batch.
+    """
+    from brian2 import seed as brian2_seed
+
     with _codegen_target(target):
         net = build_network(snn, n_copies, record_spikes)
         net.store("initial")
+        if seed is not None:
+            brian2_seed(seed)
         parts = []
         for start, stop in _chunks(x_flat.shape[0], n_copies):
             net.restore("initial")
@@ -182,11 +189,13 @@ def standalone_device(device_name: str, directory, compute_capability=None):
         reset_device()
 
 
-def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_cache=True):
+def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_cache=True, seed=None):
     """Generate and compile the project for ``n_copies`` images; must run inside :func:`standalone_device`.
 
     With ``use_cache`` the binary comes from :mod:`neuroconv.build_cache` when identical
-    sources were compiled before (any process), and is published there otherwise.
+    sources were compiled before (any process), and is published there otherwise. For
+    stochastic models the binary seeds its random numbers with ``seed`` at every start
+    (so every batch starts from the same seed), or randomly when ``seed`` is None.
 
     Returns the ``brian2.Network`` (whose variables ``device.run`` fills) and the build time in s.
     """
@@ -200,6 +209,10 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
         clock = defaultclock
     net = build_network(snn, n_copies, record_spikes, clock=clock)
     net["input"].x = 0.0
+    if getattr(snn.neuron, "stochastic", False):
+        from brian2 import seed as brian2_seed
+
+        brian2_seed(seed)
     net.run(snn.timesteps * snn.dt, namespace={})
     device.build(directory=directory, compile=False, run=False, with_output=False)
     if device_name == "cuda_standalone":
@@ -217,7 +230,7 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
 
 
 def run_standalone(snn, x_flat, n_copies, record_spikes, progress_bar, directory=None, keep_build=False,
-                   device_name="cpp_standalone", compute_capability=None, use_cache=True):
+                   device_name="cpp_standalone", compute_capability=None, use_cache=True, seed=None):
     """Standalone (C++ or CUDA): generate and compile once, then run the binary once per batch with new inputs.
 
     Returns the merged results and the build time in seconds.
@@ -226,7 +239,7 @@ def run_standalone(snn, x_flat, n_copies, record_spikes, progress_bar, directory
     directory = tempfile.mkdtemp(prefix=f"neuroconv_{device_name}_") if own_dir else os.fspath(directory)
     try:
         with standalone_device(device_name, directory, compute_capability) as device:
-            net, build_time = build_standalone(snn, n_copies, record_spikes, device_name, directory, use_cache)
+            net, build_time = build_standalone(snn, n_copies, record_spikes, device_name, directory, use_cache, seed)
             parts = []
             for start, stop in _chunks(x_flat.shape[0], n_copies):
                 device.run(with_output=False, run_args={net["input"].x: _padded_input(x_flat, start, stop, n_copies)})

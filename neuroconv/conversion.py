@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -137,9 +138,12 @@ def convert(net: Sequential, neuron=None, timesteps: int | None = None, calibrat
     neuron : neuron model, default ``IF()``
         A model from :mod:`neuroconv.equations`: ``IF()`` (rate coding over T steps) or
         ``OneSpike(base, window)`` (one phase-coded spike per neuron; its window sets the
-        timing: the run lasts ``window`` steps per spiking layer, see ``latency``).
+        timing: the run lasts ``window`` steps per spiking layer, see ``latency``) or
+        ``TPP()`` (two-phase probabilistic; ``timesteps`` is the phase length, the run lasts
+        ``timesteps`` per spiking layer).
     timesteps : int
-        Simulation length T of IF networks (default 32). Not used with ``OneSpike``.
+        Simulation length T of IF networks, phase length T of TPP networks (default 32).
+        Not used with ``OneSpike``.
     calibration_data : array (n, *input_shape), optional
         Sample inputs for threshold balancing (each spiking layer's scale is its
         ``method`` activation statistic: the IF threshold, or One-Spike's ``M``).
@@ -159,14 +163,15 @@ def convert(net: Sequential, neuron=None, timesteps: int | None = None, calibrat
     dt : Brian2 time
         Duration of one timestep (default 1 ms).
     """
-    from neuroconv.equations import IF, OneSpike
+    from neuroconv.equations import IF, TPP, OneSpike
 
     if not isinstance(net, Sequential):
         raise NeuroconvError(f"net must be a neuroconv.ann.Sequential, got {type(net).__name__}; "
                              "use neuroconv.ann.from_sklearn / from_npz to import a model.")
     neuron = IF() if neuron is None else neuron
-    if not isinstance(neuron, (IF, OneSpike)):
-        raise NeuroconvError(f"neuron must be a model from neuroconv.equations (IF() or OneSpike()), got {neuron!r}.")
+    if not isinstance(neuron, (IF, OneSpike, TPP)):
+        raise NeuroconvError(f"neuron must be a model from neuroconv.equations (IF(), OneSpike() or TPP()), "
+                             f"got {neuron!r}.")
     dt = _check_dt(dt)
     if readout not in READOUTS:
         raise NeuroconvError(f"readout must be one of {READOUTS}, got {readout!r}.")
@@ -179,6 +184,14 @@ def convert(net: Sequential, neuron=None, timesteps: int | None = None, calibrat
                 f"({neuron.window} steps per spiking layer). Pass OneSpike(window=...) instead.")
         neuron.check_latency(n_thresholds)
         timesteps = n_thresholds * neuron.window
+    elif isinstance(neuron, TPP):
+        if neuron.timesteps is not None and timesteps is not None and neuron.timesteps != timesteps:
+            raise NeuroconvError(f"TPP(timesteps={neuron.timesteps}) and timesteps={timesteps!r} disagree; "
+                                 "give the phase length once.")
+        phase = _check_timesteps(32 if timesteps is None and neuron.timesteps is None else
+                                 (timesteps if timesteps is not None else neuron.timesteps))
+        neuron = dataclasses.replace(neuron, timesteps=phase)
+        timesteps = n_thresholds * phase
     timesteps = _check_timesteps(32 if timesteps is None else timesteps)
     if thresholds is None:
         if calibration_data is None:
@@ -273,8 +286,9 @@ class SpikingNetwork:
 
     @property
     def latency_steps(self) -> int:
-        """Timesteps from the input to the readout: ``T`` for IF; for One-Spike ``window`` per spiking
-        layer, ``(L-1) * window`` with the membrane readout (``L`` weight layers; input window 0)."""
+        """Timesteps from the input to the readout, the length of a run: ``T`` for IF; ``window``
+        (One-Spike) or the phase length ``T`` (TPP) per spiking layer, i.e. ``(L-1) * window``
+        or ``(L-1) * T`` with the membrane readout (``L`` weight layers; input window 0)."""
         return self.timesteps
 
     @property
@@ -284,11 +298,16 @@ class SpikingNetwork:
 
     def with_timesteps(self, timesteps: int) -> "SpikingNetwork":
         """The same network simulated for a different number of timesteps (IF networks)."""
-        from neuroconv.equations import OneSpike
+        from neuroconv.equations import TPP, OneSpike
 
         if isinstance(self.neuron, OneSpike):
             raise NeuroconvError("a One-Spike network's timing is set by its window; convert again with "
                                  "OneSpike(window=...) instead of with_timesteps().")
+        if isinstance(self.neuron, TPP):
+            phase = _check_timesteps(timesteps)
+            n_spiking = sum(layer.spiking for layer in self.layers)
+            return SpikingNetwork(self.ann, self.layers, dataclasses.replace(self.neuron, timesteps=phase),
+                                  n_spiking * phase, self.dt, self.readout)
         return SpikingNetwork(self.ann, self.layers, self.neuron, _check_timesteps(timesteps), self.dt, self.readout)
 
     def run(self, x, device: str = "runtime", batch_size: int | None = None, codegen_target: str = "numpy",
@@ -315,7 +334,9 @@ class SpikingNetwork:
             ``max_synapses`` (synapse budget per build, default 2e7), ``cache`` (reuse
             compiled standalone binaries, default True), ``build_directory`` (standalone
             project folder, kept), ``compute_capability`` (CUDA), ``record_margin``
-            (reference only: smallest ``|v - theta|`` per neuron, for tie diagnosis).
+            (reference only: smallest ``|v - theta|`` per neuron, for tie diagnosis), ``seed``
+            (random numbers of stochastic models such as TPP: the same seed gives the same
+            spikes on the same device and batch size; standalone binaries re-seed for every batch).
         """
         from .devices import run_on_device
 

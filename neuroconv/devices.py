@@ -83,7 +83,7 @@ def check_cuda_runnable():
 
 def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="numpy", record_spikes=True,
                   progress=True, max_synapses=DEFAULT_MAX_SYNAPSES, record_margin=False, build_directory=None,
-                  compute_capability=None, cache=True):
+                  compute_capability=None, cache=True, seed=None):
     """Validate everything, then simulate on the chosen backend (see SpikingNetwork.run)."""
     dev = Device.parse(device)
     if codegen_target not in _TARGETS:
@@ -92,6 +92,11 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
         raise NeuroconvError(f"codegen_target={codegen_target!r} applies to device='runtime' only.")
     if record_margin and dev is not Device.REFERENCE:
         raise NeuroconvError("record_margin=True is available with device='reference' only.")
+    if record_margin and getattr(snn.neuron, "stochastic", False):
+        raise NeuroconvError("record_margin=True diagnoses float ties of deterministic models; "
+                             f"{type(snn.neuron).__name__} is stochastic.")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise NeuroconvError(f"seed must be a non-negative int or None, got {seed!r}.")
     x = snn.ann.check_input(x)
     if dev is Device.CUDA_STANDALONE:
         check_cuda_runnable()
@@ -107,18 +112,18 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
               leave=False) as bar:
         if dev is Device.REFERENCE:
             output, counts, spikes, out_counts, margins = _run_reference(snn, x_flat, n_copies, record_spikes,
-                                                                         record_margin, bar)
+                                                                         record_margin, bar, seed)
         elif dev is Device.RUNTIME:
             from .brian2_backend import run_runtime
 
             output, counts, spikes, out_counts = run_runtime(snn, x_flat, n_copies, record_spikes, bar,
-                                                             target=codegen_target)
+                                                             target=codegen_target, seed=seed)
         else:
             from .brian2_backend import run_standalone
 
             (output, counts, spikes, out_counts), build_time = run_standalone(
                 snn, x_flat, n_copies, record_spikes, bar, directory=build_directory, device_name=dev.value,
-                compute_capability=compute_capability, use_cache=cache)
+                compute_capability=compute_capability, use_cache=cache, seed=seed)
     return SimulationResult(
         output=output, spike_counts=counts, layer_names=[l.name for l in snn.hidden_layers],
         timesteps=snn.timesteps, dt=snn.dt, device=dev.value if dev is not Device.RUNTIME else f"runtime/{codegen_target}",
@@ -127,14 +132,15 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
     )
 
 
-def _run_reference(snn, x_flat, n_copies, record_spikes, record_margin, bar):
+def _run_reference(snn, x_flat, n_copies, record_spikes, record_margin, bar, seed=None):
     from .reference import simulate
 
+    rng = np.random.default_rng(seed)
     parts, margin_parts = [], []
     for start in range(0, x_flat.shape[0], n_copies):
         stop = min(start + n_copies, x_flat.shape[0])
         output, counts, spikes, out_counts, margins = simulate(snn, x_flat[start:stop], record_spikes,
-                                                               record_margin, bar)
+                                                               record_margin, bar, rng)
         if spikes is not None:
             spikes = [s._replace(image=s.image + start) for s in spikes]
         parts.append((output, counts, spikes, out_counts))

@@ -15,15 +15,17 @@ from .result import LayerSpikes
 __all__ = ["simulate"]
 
 
-def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=None):
-    """Run ``snn`` on flattened inputs ``(batch, n_in)``.
+def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=None, rng=None):
+    """Run ``snn`` on flattened inputs ``(batch, n_in)``; ``rng`` (numpy Generator) for stochastic models.
 
     Returns ``(output, counts, spikes, output_counts, margins)``; see SimulationResult.
     """
-    from neuroconv.equations import OneSpike
+    from neuroconv.equations import TPP, OneSpike
 
     if isinstance(snn.neuron, OneSpike):
         return _simulate_one_spike(snn, x_flat, record_spikes, record_margin, progress_bar)
+    if isinstance(snn.neuron, TPP):
+        return _simulate_tpp(snn, x_flat, record_spikes, progress_bar, np.random.default_rng(rng))
     model = snn.neuron
     batch = x_flat.shape[0]
     T = snn.timesteps
@@ -107,3 +109,35 @@ def _simulate_one_spike(snn, x_flat, record_spikes, record_margin, progress_bar)
     if progress_bar is not None:
         progress_bar.update(batch)
     return output, counts, (events if record_spikes else None), out_counts, (margins if record_margin else None)
+
+
+def _simulate_tpp(snn, x_flat, record_spikes, progress_bar, rng):
+    """TPP, layer by layer: accumulate ``V = T * drive`` of the layer below's rates, then the spiking phase.
+
+    ``T * drive(counts * theta / T)`` is the sum of ``w * theta`` over the spikes received
+    plus ``T`` steps of bias, what the Brian2 membrane holds when the spiking phase opens.
+    """
+    model = snn.neuron
+    T = model.timesteps
+    batch = x_flat.shape[0]
+    below = x_flat
+    counts, events, out_counts = [], [], None
+    for index, layer in enumerate(snn.layers):
+        potential = T * layer.drive(below)
+        if not layer.spiking:
+            output = potential / T
+            break
+        spikes = model.spike_phase(potential, layer.theta, T, rng)
+        count = spikes.sum(axis=0, dtype=np.int64)
+        if layer is snn.output_layer:
+            out_counts = count
+            output = count * layer.theta / T
+            break
+        counts.append(count)
+        if record_spikes:
+            k, image, neuron = np.nonzero(spikes)
+            events.append(LayerSpikes.from_unsorted(image, neuron, k + model.phase_start(index)))
+        below = count * layer.theta / T
+    if progress_bar is not None:
+        progress_bar.update(batch)
+    return output, counts, (events if record_spikes else None), out_counts, None

@@ -1,0 +1,133 @@
+"""Two-phase probabilistic neurons (TPP; Bojkovic, Wu & Gu, ICML 2025, arXiv 2502.14487).
+
+Our reading of the paper (its code is not public). Each layer first *accumulates* all of
+its input for ``T`` steps without spiking, then *spikes* for ``T`` steps: at spiking step
+``k = 1..T``, with ``R = T - k + 1`` steps left and remaining potential ``V``, the neuron
+spikes with probability ``p = clip(V / (R * theta), 0, 1)`` and then ``V -= theta`` for a
+spike. When ``V/theta = n`` is an integer ``<= T`` this draws ``n`` of the ``T`` steps
+without replacement: exactly ``n`` spikes at uniformly random times. Otherwise the count
+is ``floor`` or ``ceil`` of ``V/theta`` (``T`` when ``V/theta >= T``, 0 when negative),
+with the distribution :meth:`TPP.count_distribution` computes; its mean is *not*
+``V/theta`` in general. The spike count follows the ANN activation and the timing carries
+no systematic early/late bias, which is what the paper offers against temporal misalignment.
+
+Timing: layers are pipelined one phase apart. Hidden layer ``l`` spikes in steps
+``[l*T, (l+1)*T)`` and accumulates the spikes of layer ``l-1`` during the phase before
+(each adds ``w * theta_pre``); its ``T`` steps of bias are in the initial potential
+``T*b`` (the sum does not depend on when the terms arrive). The first layer's input is
+constant, so its accumulation phase collapses into the first step: the analog input
+adds ``T * w * x`` once, exactly what ``T`` steps of constant current sum to. The run lasts
+``T`` steps per spiking layer; the membrane readout is the output's potential ``/ T``.
+
+Random numbers come from Brian2's ``rand()`` (in the threshold condition), reproducible
+with ``snn.run(..., seed=...)``; the reference simulator draws from numpy with the same
+rule, so the two agree in distribution, not spike for spike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuroconv.errors import NeuroconvError
+
+__all__ = ["TPP"]
+
+_EQUATIONS = """
+v : 1                                   # remaining potential V (accumulated input)
+theta : 1 (constant)                     # threshold = spike amplitude, ANN activation scale
+first_step : integer (constant, shared)  # first timestep of the spiking phase
+n_steps : integer (constant, shared)     # phase length T
+"""
+
+_OUTPUT_EQUATIONS = """
+v : 1                                   # accumulated input; the readout is v / T
+"""
+
+
+@dataclass(frozen=True)
+class TPP:
+    """Two-phase probabilistic neuron (see the module docstring).
+
+    Parameters
+    ----------
+    timesteps : int, optional
+        Phase length ``T`` (accumulation and spiking phases alike). Usually left out and set
+        by ``convert(net, neuron=TPP(), timesteps=T)``.
+    """
+
+    timesteps: int | None = None
+
+    #: No differential equation: the potential only changes by input and spikes.
+    method = "euler"
+    #: Spikes only in its own phase, with probability clip(V / (R theta), 0, 1), R = steps left.
+    #: (``R`` is clipped to [1, T] only so that vectorised targets never divide by 0 outside the phase.)
+    threshold = ("t_in_timesteps >= first_step and t_in_timesteps < first_step + n_steps and "
+                 "rand() < clip(v / (clip(first_step + n_steps - t_in_timesteps, 1, n_steps) * theta), 0, 1)")
+    reset_code = "v -= theta"
+    on_pre = "v_post += w * theta_pre"
+    synapse_model = "w : 1 (constant)"
+    input_model = "x : 1 (constant)  # analog input value, constant over the run"
+    input_threshold = "t < dt and x != 0"
+    input_synapse_model = "w : 1 (constant)"
+    #: The whole accumulation phase of constant input, at once.
+    input_on_pre = "v_post += n_steps_post * w * x_pre"
+    input_when = "thresholds"
+    equations = _EQUATIONS
+    output_equations = _OUTPUT_EQUATIONS
+    stochastic = True
+
+    def __post_init__(self):
+        T = self.timesteps
+        if T is not None and (isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1):
+            raise NeuroconvError(f"TPP(timesteps={T!r}): the phase length must be an int >= 1.")
+
+    def phase_start(self, index: int) -> int:
+        """First step of population ``index``'s spiking phase (its accumulation phase is the one before)."""
+        return index * self.timesteps
+
+    def brian2_values(self, layer, index: int, snn) -> dict:
+        """Values of the Brian2 variables of population ``index`` (one copy; scalars for shared variables)."""
+        T = self.timesteps
+        values = {"v": T * layer.affine[1]}  # T steps of bias, accumulated
+        if layer.spiking:
+            values.update(theta=layer.theta, first_step=self.phase_start(index), n_steps=T)
+        return values
+
+    def readout(self, snn, v=None, counts=None, first_step=None) -> np.ndarray:
+        """The output on the ANN scale: ``v / T``, or ``count * theta / T``."""
+        out = snn.output_layer
+        return counts * out.theta / self.timesteps if out.spiking else v / self.timesteps
+
+    # --- reference semantics ----------------------------------------------------------
+    @staticmethod
+    def spike_phase(potential: np.ndarray, theta: np.ndarray, timesteps: int, rng: np.random.Generator):
+        """Run the spiking phase on potentials ``V`` (any shape): ``(T, *shape)`` bool spikes."""
+        v = np.array(potential, dtype=np.float64, copy=True)
+        spikes = np.zeros((timesteps,) + v.shape, dtype=bool)
+        for k in range(timesteps):
+            p = np.clip(v / ((timesteps - k) * theta), 0.0, 1.0)
+            spikes[k] = rng.random(v.shape) < p
+            v -= theta * spikes[k]
+        return spikes
+
+    @staticmethod
+    def count_distribution(u, timesteps: int) -> np.ndarray:
+        """Exact distribution of the spike count for ``V/theta = u``: ``P[n]`` for n = 0..T.
+
+        Dynamic programming over the ``T`` steps: after ``n`` spikes, step ``k`` (0-based)
+        fires with probability ``clip((u - n) / (T - k), 0, 1)``.
+        """
+        T = int(timesteps)
+        if T < 1:
+            raise NeuroconvError(f"timesteps must be >= 1, got {timesteps!r}.")
+        prob = np.zeros(T + 1)
+        prob[0] = 1.0
+        n = np.arange(T + 1)
+        for k in range(T):
+            p = np.clip((u - n) / (T - k), 0.0, 1.0)
+            fire = prob * p
+            prob = prob - fire
+            prob[1:] += fire[:-1]
+        return prob
