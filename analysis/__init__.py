@@ -1,7 +1,10 @@
-"""Analysis of converted networks' runs: plots and energy; statistics and misalignment to come."""
+"""Analysis of converted networks' runs: plots, energy, temporal misalignment; statistics to come."""
 
 from .energy import E_AC, E_MAC, EnergyEstimate, ann_macs, estimate_energy
+from .misalignment import (layerwise_run, misalignment_measures, permutation_experiment, permute_trains,
+                           plot_cumulative_counts)
 from .plotting import plot_accuracy_vs_timesteps, plot_raster
 
 __all__ = ["plot_raster", "plot_accuracy_vs_timesteps", "estimate_energy", "EnergyEstimate", "ann_macs",
-           "E_AC", "E_MAC"]
+           "E_AC", "E_MAC", "permutation_experiment", "layerwise_run", "permute_trains", "misalignment_measures",
+           "plot_cumulative_counts"]

@@ -37,50 +37,71 @@ from .result import LayerSpikes, first_spike_steps, merge_batches
 __all__ = ["build_network", "run_runtime", "run_standalone"]
 
 
+def _input_objects(snn, n_copies, clock):
+    """The analog input group (fires once, in the first step) and the orders of its spikes and pathway."""
+    from brian2 import NeuronGroup
+
+    model = snn.neuron
+    n_in = int(np.prod(snn.ann.input_shape))
+    inp = NeuronGroup(n_in * n_copies, model.input_model, threshold=model.input_threshold, reset="", clock=clock,
+                      name="input")
+    # the input fires once, in the first step: before any layer integrates (IF), or within the
+    # thresholds slot, before layer 0's threshold (OneSpike, TPP)
+    orders = (0, 1) if model.input_when != "thresholds" else (-2, -1)
+    inp.thresholder["spike"].when = model.input_when
+    inp.thresholder["spike"].order = orders[0]
+    return inp, orders
+
+
+def _population(snn, k, n_copies, clock, threshold_order):
+    """The NeuronGroup of population ``k`` with its parameters and initial state set."""
+    from brian2 import NeuronGroup
+
+    model, layer = snn.neuron, snn.layers[k]
+    n = layer.size * n_copies
+    if layer.spiking:
+        group = NeuronGroup(n, model.equations, threshold=model.threshold, reset=model.reset_code,
+                            method=model.method, clock=clock, name=layer.name)
+        group.thresholder["spike"].when = "thresholds"
+        group.thresholder["spike"].order = threshold_order
+    else:
+        group = NeuronGroup(n, model.output_equations, method=model.method, clock=clock, name=layer.name)
+    for name, value in model.brian2_values(layer, k, snn).items():
+        setattr(group, name, value if np.ndim(value) == 0 else np.tile(value, n_copies))
+    return group
+
+
+def _connect(syn, matrix, n_copies, when, order, scale=None):
+    syn.pre.when = when
+    syn.pre.order = order
+    i, j, w = replicate_indices(matrix, n_copies)
+    syn.connect(i=i, j=j)
+    syn.w = w if scale is None else w * scale[i % len(scale)]
+    return syn
+
+
 def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None):
     """A ``brian2.Network`` with ``n_copies`` replicated copies of ``snn`` (see module docstring).
 
     All objects share ``clock`` (default: a new ``Clock(dt=snn.dt, name="neuroconv_clock")``).
     """
-    from brian2 import Clock, Network, NeuronGroup, SpikeMonitor, Synapses
+    from brian2 import Clock, Network, SpikeMonitor, Synapses
 
     model = snn.neuron
     clock = Clock(dt=snn.dt, name="neuroconv_clock") if clock is None else clock
-    n_in = int(np.prod(snn.ann.input_shape))
-    inp = NeuronGroup(n_in * n_copies, model.input_model, threshold=model.input_threshold, reset="", clock=clock,
-                      name="input")
-    # the input fires once, in the first step: before any layer integrates (IF), or after the
-    # growth step and before layer 0's threshold (OneSpike)
-    input_orders = (0, 1) if model.input_when != "thresholds" else (-2, -1)
-    inp.thresholder["spike"].when = model.input_when
-    inp.thresholder["spike"].order = input_orders[0]
+    inp, input_orders = _input_objects(snn, n_copies, clock)
     objects = [inp]
     pre = inp
     for k, layer in enumerate(snn.layers):
-        n = layer.size * n_copies
-        if layer.spiking:
-            group = NeuronGroup(n, model.equations, threshold=model.threshold, reset=model.reset_code,
-                                method=model.method, clock=clock, name=layer.name)
-            group.thresholder["spike"].when = "thresholds"
-            group.thresholder["spike"].order = 2 * k
-        else:
-            group = NeuronGroup(n, model.output_equations, method=model.method, clock=clock, name=layer.name)
-        for name, value in model.brian2_values(layer, k, snn).items():
-            setattr(group, name, value if np.ndim(value) == 0 else np.tile(value, n_copies))
-        matrix = layer.affine[0]
+        group = _population(snn, k, n_copies, clock, threshold_order=2 * k)
         if pre is inp:
-            syn = Synapses(inp, group, model.input_synapse_model, on_pre=model.input_on_pre, clock=clock,
-                           name=f"input_to_{layer.name}")
-            syn.pre.when = model.input_when
-            syn.pre.order = input_orders[1]
+            syn = _connect(Synapses(inp, group, model.input_synapse_model, on_pre=model.input_on_pre, clock=clock,
+                                    name=f"input_to_{layer.name}"),
+                           layer.affine[0], n_copies, model.input_when, input_orders[1])
         else:
-            syn = Synapses(pre, group, model.synapse_model, on_pre=model.on_pre, clock=clock,
-                           name=f"{pre.name}_to_{layer.name}")
-            syn.pre.when = "thresholds"
-            syn.pre.order = 2 * k - 1
-        i, j, w = replicate_indices(matrix, n_copies)
-        syn.connect(i=i, j=j)
-        syn.w = w
+            syn = _connect(Synapses(pre, group, model.synapse_model, on_pre=model.on_pre, clock=clock,
+                                    name=f"{pre.name}_to_{layer.name}"),
+                           layer.affine[0], n_copies, "thresholds", 2 * k - 1)
         objects += [group, syn]
         if layer.spiking:
             # the output's spikes are its readout: always recorded
@@ -88,6 +109,50 @@ def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None):
             objects.append(SpikeMonitor(group, record=record, when="end", name=f"{layer.name}_spikes"))
         pre = group
     return Network(*objects, name="neuroconv_network")
+
+
+def run_population(snn, k, inputs, target="numpy"):
+    """Runtime mode, one population at a time: population ``k`` driven by the analog input (``k = 0``,
+    ``inputs`` of shape (batch, n_in)) or by given spike trains of population ``k-1`` (``inputs``:
+    bool array (T, batch, n_below), replayed by a ``SpikeGeneratorGroup`` whose synapses carry
+    ``w * theta_below``, in the step and slot where the full network delivers them).
+
+    Returns the population's spike trains (T, batch, n) for a spiking population, else the readout.
+    """
+    from brian2 import Clock, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses
+
+    model, layer, T = snn.neuron, snn.layers[k], snn.timesteps
+    batch = inputs.shape[0] if k == 0 else inputs.shape[1]
+    with _codegen_target(target):
+        clock = Clock(dt=snn.dt, name="neuroconv_clock")
+        group = _population(snn, k, batch, clock, threshold_order=0)
+        if k == 0:
+            src, orders = _input_objects(snn, batch, clock)
+            src.x = inputs.reshape(-1)
+            syn = _connect(Synapses(src, group, model.input_synapse_model, on_pre=model.input_on_pre, clock=clock,
+                                    name=f"input_to_{layer.name}"), layer.affine[0], batch, model.input_when, orders[1])
+        else:
+            below = snn.layers[k - 1]
+            step, image, neuron = np.nonzero(inputs)
+            src = SpikeGeneratorGroup(below.size * batch, image * below.size + neuron, step * snn.dt, clock=clock,
+                                      when="thresholds", order=-2, name=below.name)
+            syn = _connect(Synapses(src, group, "w : 1 (constant)", on_pre="v_post += w", clock=clock,
+                                    name=f"{below.name}_to_{layer.name}"),
+                           layer.affine[0], batch, "thresholds", -1, scale=below.theta)
+        objects = [src, syn, group]
+        if layer.spiking:
+            mon = SpikeMonitor(group, when="end", name=f"{layer.name}_spikes")
+            objects.append(mon)
+        net = Network(*objects, name="neuroconv_population")
+        net.run(T * snn.dt, namespace={})
+        if not layer.spiking:
+            v = np.asarray(group.v[:], dtype=np.float64).reshape(batch, layer.size)
+            return model.readout(snn, v=v)
+        trains = np.zeros((T, batch, layer.size), dtype=bool)
+        idx = np.asarray(mon.i[:], dtype=np.int64)
+        steps = np.rint(np.asarray(mon.t_[:]) / float(snn.dt)).astype(np.int64)
+        trains[steps, idx // layer.size, idx % layer.size] = True
+        return trains
 
 
 def _read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, image_offset: int):

@@ -141,3 +141,29 @@ def _simulate_tpp(snn, x_flat, record_spikes, progress_bar, rng):
     if progress_bar is not None:
         progress_bar.update(batch)
     return output, counts, (events if record_spikes else None), out_counts, None
+
+
+def run_population(snn, index, inputs):
+    """IF only: population ``index`` alone, driven by the analog input (``index == 0``, ``(batch, n_in)``)
+    or by the spike trains of the population below (bool ``(T, batch, n_below)``).
+
+    The same operations in the same order as :func:`simulate`, so feeding each population the
+    trains of the one below reproduces the full run exactly. Returns the population's
+    trains ``(T, batch, n)`` if it spikes, else the membrane readout.
+    """
+    model, layer, T = snn.neuron, snn.layers[index], snn.timesteps
+    if index == 0:
+        constant = layer.drive(inputs)
+        batch = inputs.shape[0]
+    else:
+        theta_below = snn.layers[index - 1].theta
+        batch = inputs.shape[1]
+    v = np.tile(model.initial_v(layer.theta), (batch, 1)) if layer.spiking else np.zeros((batch, layer.size))
+    trains = np.zeros((T, batch, layer.size), dtype=bool)
+    for t in range(T):
+        drive = constant if index == 0 else layer.drive(inputs[t] * theta_below)
+        if layer.spiking:
+            trains[t] = model.reference_step(v, drive, layer.theta)
+        else:
+            v += drive
+    return trains if layer.spiking else model.readout(snn, v=v)
