@@ -30,3 +30,15 @@ def test_one_spike_benchmark_and_figure(tmp_path):
     png = tmp_path / "fig.png"
     assert run_script("figures/one_spike_tradeoff.py", str(out), "--out", str(png), cwd=tmp_path).strip() == str(png)
     assert png.stat().st_size > 10_000
+
+
+def test_misalignment_benchmark_and_figure(tmp_path):
+    out = tmp_path / "bench.json"
+    report = json.loads(run_script("benchmarks/bench_misalignment.py", "--timesteps", "2", "4", "--repeats", "2",
+                                   "--networks", "mlp2", "--out", str(out), cwd=tmp_path))
+    rows = report["networks"]["mlp2"]["rows"]
+    assert [r["timesteps"] for r in rows] == [2, 4]
+    assert all(len(r["permuted_accuracies"]) == 2 and 0 <= r["tpp_accuracy_mean"] <= 1 for r in rows)
+    png = tmp_path / "fig.png"
+    run_script("figures/misalignment.py", str(out), "--out", str(png), cwd=tmp_path)
+    assert png.stat().st_size > 10_000
