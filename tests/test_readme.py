@@ -34,3 +34,9 @@ def test_one_spike_example_runs(tmp_path, monkeypatch):
     code = re.search(r"## One-Spike[^\n]*\n\n```python\n(.*?)\n```", _readme(), flags=re.S).group(1)
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README One-Spike example", "exec"), {"__name__": "readme_one_spike"})
+
+
+def test_tpp_example_runs(tmp_path, monkeypatch):
+    code = re.search(r"## TPP[^\n]*\n\n```python\n(.*?)\n```", _readme(), flags=re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README TPP example", "exec"), {"__name__": "readme_tpp"})
