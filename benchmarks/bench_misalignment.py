@@ -15,14 +15,11 @@ Brian2: identical results, slower). Prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import shlex
-import sys
 import time
 import warnings
 
 import numpy as np
+from _report import command, emit, machine
 
 import neuroconv as nc
 from neuroconv.analysis import permutation_experiment
@@ -53,7 +50,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     x_train, x_test, y_train, y_test = load_digits_split()
     nets = {"mlp2": lambda: shipped_digits_mlp(), "mlp6": lambda: deep_digits_mlp(x_train, y_train)}
-    report = {"command": "python " + " ".join(shlex.quote(a) for a in [sys.argv[0]] + (argv or sys.argv[1:])),
+    report = {"command": command(argv),
               "dataset": "digits", "n_test": int(len(y_test)), "networks": {}}
     for name in args.networks:
         net = nets[name]()
@@ -63,13 +60,9 @@ def main(argv=None):
         result["ann_accuracy"] = float(np.mean(net.forward(x_test).argmax(1) == y_test))
         result["hidden_layers"] = [layer.size for layer in snn.hidden_layers]
         report["networks"][name] = result
-    report["machine"] = {"python": platform.python_version(), "platform": platform.platform()}
+    report["machine"] = machine()
     report["total_s"] = time.perf_counter() - t0
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

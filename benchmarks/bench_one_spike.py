@@ -22,14 +22,12 @@ Datasets: ``digits`` (the MLP shipped with the package, 8x8 digits) or ``mnist5k
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import shlex
 import sys
 import time
 import warnings
 
 import numpy as np
+from _report import command, emit, machine
 from tqdm.auto import tqdm
 
 import neuroconv as nc
@@ -109,11 +107,10 @@ def main(argv=None):
         snn = nc.convert(net, neuron=IF(), timesteps=T, calibration_data=x_train)
         rows.append({"neuron": "IF", "timesteps": T, **measure(snn, x_test, y_test, ann_out, ann_acc)[1]})
     report = {
-        "command": "python " + " ".join(shlex.quote(a) for a in [sys.argv[0]] + (argv or sys.argv[1:])),
+        "command": command(argv),
         "dataset": args.dataset, "n_test": int(len(y_test)), "ann_accuracy": ann_acc,
         "ann_layers": [type(layer).__name__ for layer in net.layers], "rows": rows,
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "processor": platform.processor() or platform.machine()},
+        "machine": machine(),
     }
     if args.check_device:
         snn = nc.convert(net, neuron=OneSpike(), calibration_data=x_train)
@@ -126,11 +123,7 @@ def main(argv=None):
                                   "wall_s": time.perf_counter() - t1, **row,
                                   "agree": bool(np.array_equal(res.predictions, ref.predictions) and same_spikes)}
     report["total_s"] = time.perf_counter() - t0
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ from brian2 import ms, mV
 
 import neuroconv as nc
 from neuroconv import ann
-from neuroconv.equations import IF
 
 
 @pytest.fixture
