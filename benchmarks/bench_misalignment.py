@@ -9,7 +9,8 @@ accuracy, the accuracy with every hidden layer's spike trains permuted in time (
 std over --repeats permutations), TPP's accuracy (mean and std over as many seeds), and the
 misalignment measures of each hidden layer (neuroconv.analysis.misalignment_measures) for
 IF and TPP. Layer-by-layer runs on the numpy reference by default (--device runtime for
-Brian2: identical results, slower). Prints one JSON object.
+Brian2: identical results, slower). --no-shift drops IF's theta/2 initial membrane (TPP
+has none); --method 99 calibrates with the 99th percentile. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from _report import command, emit, machine
 import neuroconv as nc
 from neuroconv.analysis import permutation_experiment
 from neuroconv.demo import load_digits_split, shipped_digits_mlp
+from neuroconv.equations import IF
 
 
 def deep_digits_mlp(x_train, y_train, depth: int = 6, width: int = 64, seed: int = 0):
@@ -44,6 +46,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="reference", choices=["reference", "runtime"])
     parser.add_argument("--networks", nargs="+", default=["mlp2", "mlp6"], choices=["mlp2", "mlp6"])
+    parser.add_argument("--no-shift", action="store_true", help="IF without the theta/2 initial membrane")
+    parser.add_argument("--method", default="max", help="calibration statistic: max or a percentile such as 99")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
 
@@ -51,10 +55,12 @@ def main(argv=None):
     x_train, x_test, y_train, y_test = load_digits_split()
     nets = {"mlp2": lambda: shipped_digits_mlp(), "mlp6": lambda: deep_digits_mlp(x_train, y_train)}
     report = {"command": command(argv),
-              "dataset": "digits", "n_test": int(len(y_test)), "networks": {}}
+              "dataset": "digits", "n_test": int(len(y_test)), "if_shift": not args.no_shift,
+              "calibration": args.method, "networks": {}}
     for name in args.networks:
         net = nets[name]()
-        snn = nc.convert(net, timesteps=args.timesteps[0], calibration_data=x_train)
+        snn = nc.convert(net, neuron=IF(shift=not args.no_shift), timesteps=args.timesteps[0],
+                         calibration_data=x_train, method=args.method)
         result = permutation_experiment(snn, x_test, y_test, timesteps=args.timesteps, repeats=args.repeats,
                                         seed=args.seed, device=args.device)
         result["ann_accuracy"] = float(np.mean(net.forward(x_test).argmax(1) == y_test))
