@@ -17,6 +17,8 @@ of the layer below; without permutation both reproduce the full network's run ex
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -106,7 +108,8 @@ def permutation_experiment(snn, x, y, timesteps=(2, 4, 8, 16, 32), layers="all",
     repeats : permutations (and TPP seeds) per T; mean and standard deviation are reported.
     seed : seeds every permutation and TPP run (reproducible).
     device : ``"reference"`` or ``"runtime"`` (Brian2) for the layer-by-layer runs.
-    tpp : also run TPP networks with the same thresholds.
+    tpp : also run TPP networks with the same thresholds: ``True`` (``TPP()``), ``False``, or a
+        ``TPP`` model such as ``TPP(unbiased=True)``.
 
     Returns a dict with ``rows`` (one per T) and the settings.
     """
@@ -115,6 +118,10 @@ def permutation_experiment(snn, x, y, timesteps=(2, 4, 8, 16, 32), layers="all",
 
     _check_if(snn)
     permute = _layer_indices(snn, layers)
+    if tpp is True:
+        tpp = TPP()
+    elif tpp is not False and not isinstance(tpp, TPP):
+        raise NeuroconvError(f"tpp must be True, False or a TPP model, got {tpp!r}.")
     if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
         raise NeuroconvError(f"repeats must be an int >= 1, got {repeats!r}.")
     timesteps = [_check_timesteps(T) for T in np.atleast_1d(timesteps).tolist()]
@@ -139,7 +146,7 @@ def permutation_experiment(snn, x, y, timesteps=(2, 4, 8, 16, 32), layers="all",
         row.update(permuted_accuracies=permuted, permuted_accuracy_mean=float(np.mean(permuted)),
                    permuted_accuracy_std=float(np.std(permuted)))
         if tpp:
-            tnet = convert(snn.ann, neuron=TPP(), timesteps=T, thresholds=snn.thresholds, readout=snn.readout,
+            tnet = convert(snn.ann, neuron=dataclasses.replace(tpp, timesteps=None), timesteps=T, thresholds=snn.thresholds, readout=snn.readout,
                            dt=snn.dt)
             accs = []
             for rep in range(repeats):
@@ -150,6 +157,7 @@ def permutation_experiment(snn, x, y, timesteps=(2, 4, 8, 16, 32), layers="all",
             row.update(tpp_accuracies=accs, tpp_accuracy_mean=float(np.mean(accs)), tpp_accuracy_std=float(np.std(accs)))
         rows.append(row)
     return {"permuted_layers": [snn.hidden_layers[k].name for k in permute], "repeats": int(repeats),
+            "tpp": repr(tpp) if tpp else None,
             "seed": seed, "device": device, "n_images": int(x.shape[0]), "rows": rows}
 
 

@@ -10,7 +10,7 @@ std over --repeats permutations), TPP's accuracy (mean and std over as many seed
 misalignment measures of each hidden layer (neuroconv.analysis.misalignment_measures) for
 IF and TPP. Layer-by-layer runs on the numpy reference by default (--device runtime for
 Brian2: identical results, slower). --no-shift drops IF's theta/2 initial membrane (TPP
-has none); --method 99 calibrates with the 99th percentile. Prints one JSON object.
+has none); --tpp-unbiased uses TPP(unbiased=True); --method 99 calibrates with the 99th percentile. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from _report import command, emit, machine
 import neuroconv as nc
 from neuroconv.analysis import permutation_experiment
 from neuroconv.demo import load_digits_split, shipped_digits_mlp
-from neuroconv.equations import IF
+from neuroconv.equations import IF, TPP
 
 
 def deep_digits_mlp(x_train, y_train, depth: int = 6, width: int = 64, seed: int = 0):
@@ -48,6 +48,7 @@ def main(argv=None):
     parser.add_argument("--networks", nargs="+", default=["mlp2", "mlp6"], choices=["mlp2", "mlp6"])
     parser.add_argument("--no-shift", action="store_true", help="IF without the theta/2 initial membrane")
     parser.add_argument("--method", default="max", help="calibration statistic: max or a percentile such as 99")
+    parser.add_argument("--tpp-unbiased", action="store_true", help="TPP with the unbiased rounding rule")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
 
@@ -62,7 +63,7 @@ def main(argv=None):
         snn = nc.convert(net, neuron=IF(shift=not args.no_shift), timesteps=args.timesteps[0],
                          calibration_data=x_train, method=args.method)
         result = permutation_experiment(snn, x_test, y_test, timesteps=args.timesteps, repeats=args.repeats,
-                                        seed=args.seed, device=args.device)
+                                        seed=args.seed, device=args.device, tpp=TPP(unbiased=args.tpp_unbiased))
         result["ann_accuracy"] = float(np.mean(net.forward(x_test).argmax(1) == y_test))
         result["hidden_layers"] = [layer.size for layer in snn.hidden_layers]
         report["networks"][name] = result

@@ -55,16 +55,19 @@ class TPP:
     timesteps : int, optional
         Phase length ``T`` (accumulation and spiking phases alike). Usually left out and set
         by ``convert(net, neuron=TPP(), timesteps=T)``.
+    unbiased : bool
+        ``False`` (default): the rule above, whose mean count exceeds ``V/theta`` (by up to
+        0.31 spikes at T = 8). ``True``: round ``u = V/theta`` once, randomly, to
+        ``floor(u + r)`` with ``r`` uniform in [0, 1) drawn per neuron and inference (so the
+        mean is exactly ``u``, clipped to [0, T]), then fire that many spikes at uniformly
+        random steps: the same rule with ``floor(v/theta + r)`` in place of ``v/theta``.
     """
 
     timesteps: int | None = None
+    unbiased: bool = False
 
     #: No differential equation: the potential only changes by input and spikes.
     method = "euler"
-    #: Spikes only in its own phase, with probability clip(V / (R theta), 0, 1), R = steps left.
-    #: (``R`` is clipped to [1, T] only so that vectorised targets never divide by 0 outside the phase.)
-    threshold = ("t_in_timesteps >= first_step and t_in_timesteps < first_step + n_steps and "
-                 "rand() < clip(v / (clip(first_step + n_steps - t_in_timesteps, 1, n_steps) * theta), 0, 1)")
     reset_code = "v -= theta"
     on_pre = "v_post += w * theta_pre"
     synapse_model = "w : 1 (constant)"
@@ -74,7 +77,6 @@ class TPP:
     #: The whole accumulation phase of constant input, at once.
     input_on_pre = "v_post += n_steps_post * w * x_pre"
     input_when = "thresholds"
-    equations = _EQUATIONS
     output_equations = _OUTPUT_EQUATIONS
     stochastic = True
 
@@ -82,6 +84,26 @@ class TPP:
         T = self.timesteps
         if T is not None and (isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1):
             raise NeuroconvError(f"TPP(timesteps={T!r}): the phase length must be an int >= 1.")
+        if not isinstance(self.unbiased, (bool, np.bool_)):
+            raise NeuroconvError(f"TPP(unbiased={self.unbiased!r}): must be True or False.")
+
+    @property
+    def equations(self) -> str:
+        """Brian2 equations of a spiking layer."""
+        if not self.unbiased:
+            return _EQUATIONS
+        return _EQUATIONS + "r_round : 1  # uniform in [0, 1), drawn per neuron and inference: rounds V/theta\n"
+
+    @property
+    def threshold(self) -> str:
+        """Spikes only in its own phase, with probability ``clip(V / (R theta), 0, 1)``, R = steps left.
+
+        (``R`` is clipped to [1, T] only so that vectorised targets never divide by 0 outside
+        the phase.) The unbiased rule uses ``floor(v/theta + r_round)`` spikes' worth of ``V``.
+        """
+        value = "floor(v / theta + r_round)" if self.unbiased else "v / theta"
+        return ("t_in_timesteps >= first_step and t_in_timesteps < first_step + n_steps and "
+                f"rand() < clip({value} / clip(first_step + n_steps - t_in_timesteps, 1, n_steps), 0, 1)")
 
     def phase_start(self, index: int) -> int:
         """First step of population ``index``'s spiking phase (its accumulation phase is the one before)."""
@@ -93,6 +115,8 @@ class TPP:
         values = {"v": T * layer.affine[1]}  # T steps of bias, accumulated
         if layer.spiking:
             values.update(theta=layer.theta, first_step=self.phase_start(index), n_steps=T)
+            if self.unbiased:
+                values["r_round"] = "rand()"  # a string: drawn anew for every run (see brian2_backend)
         return values
 
     def readout(self, snn, v=None, counts=None, first_step=None) -> np.ndarray:
@@ -101,27 +125,34 @@ class TPP:
         return counts * out.theta / self.timesteps if out.spiking else v / self.timesteps
 
     # --- reference semantics ----------------------------------------------------------
-    @staticmethod
-    def spike_phase(potential: np.ndarray, theta: np.ndarray, timesteps: int, rng: np.random.Generator):
+    def spike_phase(self, potential: np.ndarray, theta: np.ndarray, timesteps: int, rng: np.random.Generator):
         """Run the spiking phase on potentials ``V`` (any shape): ``(T, *shape)`` bool spikes."""
         v = np.array(potential, dtype=np.float64, copy=True)
         spikes = np.zeros((timesteps,) + v.shape, dtype=bool)
+        r_round = rng.random(v.shape) if self.unbiased else None
         for k in range(timesteps):
-            p = np.clip(v / ((timesteps - k) * theta), 0.0, 1.0)
+            value = np.floor(v / theta + r_round) if self.unbiased else v / theta
+            p = np.clip(value / (timesteps - k), 0.0, 1.0)
             spikes[k] = rng.random(v.shape) < p
             v -= theta * spikes[k]
         return spikes
 
-    @staticmethod
-    def count_distribution(u, timesteps: int) -> np.ndarray:
+    def count_distribution(self, u, timesteps: int) -> np.ndarray:
         """Exact distribution of the spike count for ``V/theta = u``: ``P[n]`` for n = 0..T.
 
         Dynamic programming over the ``T`` steps: after ``n`` spikes, step ``k`` (0-based)
-        fires with probability ``clip((u - n) / (T - k), 0, 1)``.
+        fires with probability ``clip((u - n) / (T - k), 0, 1)``. The unbiased rule gives
+        ``ceil`` with probability ``frac(u)`` and ``floor`` otherwise (clipped to [0, T]).
         """
         T = int(timesteps)
         if T < 1:
             raise NeuroconvError(f"timesteps must be >= 1, got {timesteps!r}.")
+        if self.unbiased:
+            prob = np.zeros(T + 1)
+            lo = np.floor(u)
+            for n, weight in ((lo, 1.0 - (u - lo)), (lo + 1, u - lo)):
+                prob[int(np.clip(n, 0, T))] += weight
+            return prob
         prob = np.zeros(T + 1)
         prob[0] = 1.0
         n = np.arange(T + 1)

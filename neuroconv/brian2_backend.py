@@ -221,9 +221,14 @@ def run_runtime(snn, x_flat, n_copies, record_spikes, progress_bar, target="nump
         net.store("initial")
         if seed is not None:
             brian2_seed(seed)
+        # values given as expressions (e.g. TPP's r_round = "rand()") are drawn anew for every batch
+        redraw = [(layer.name, name, value) for k, layer in enumerate(snn.layers)
+                  for name, value in snn.neuron.brian2_values(layer, k, snn).items() if isinstance(value, str)]
         parts = []
         for start, stop in _chunks(x_flat.shape[0], n_copies):
             net.restore("initial")
+            for group, name, value in redraw:
+                setattr(net[group], name, value)
             net["input"].x = _padded_input(x_flat, start, stop, n_copies)
             net.run(snn.timesteps * snn.dt, namespace={})
             parts.append(_read_results(snn, net, stop - start, n_copies, record_spikes, start))
@@ -272,12 +277,12 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
         # brian2cuda's synapse templates refer to ``defaultclock`` by name
         defaultclock.dt = snn.dt
         clock = defaultclock
-    net = build_network(snn, n_copies, record_spikes, clock=clock)
-    net["input"].x = 0.0
     if getattr(snn.neuron, "stochastic", False):
         from brian2 import seed as brian2_seed
 
-        brian2_seed(seed)
+        brian2_seed(seed)  # first, so that random initial values (TPP's r_round) follow it too
+    net = build_network(snn, n_copies, record_spikes, clock=clock)
+    net["input"].x = 0.0
     net.run(snn.timesteps * snn.dt, namespace={})
     device.build(directory=directory, compile=False, run=False, with_output=False)
     if device_name == "cuda_standalone":

@@ -12,6 +12,9 @@ from neuroconv import ann
 from neuroconv.equations import IF, TPP
 
 
+RULES = [TPP(), TPP(unbiased=True)]
+
+
 def identity_snn(n, T, theta=1.0, neuron=None):
     """input -> Dense(I) -> ReLU (one spiking layer, threshold theta) -> Dense(I): layer 0 sees V = T*x."""
     net = ann.Sequential([ann.Dense(np.eye(n)), ann.ReLU(), ann.Dense(np.eye(n))], input_shape=(n,))
@@ -38,10 +41,10 @@ def assert_counts_bounded(snn, x, res):
 
 @settings(max_examples=200, deadline=None)
 @given(T=st.integers(1, 40), values=st.lists(st.floats(-1, 1.5, allow_subnormal=False), min_size=1, max_size=20),
-       seed=st.integers(0, 2**32 - 1))
-def test_counts_are_floor_or_ceil_reference(T, values, seed):
+       seed=st.integers(0, 2**32 - 1), model=st.sampled_from(RULES))
+def test_counts_are_floor_or_ceil_reference(T, values, seed, model):
     x = np.asarray(values)[None]
-    snn = identity_snn(x.shape[1], T)
+    snn = identity_snn(x.shape[1], T, neuron=model)
     res = snn.run(x, device="reference", seed=seed, progress=False)
     assert_counts_bounded(snn, x, res)
     u = T * x[0]
@@ -51,17 +54,39 @@ def test_counts_are_floor_or_ceil_reference(T, values, seed):
 
 
 @pytest.mark.parametrize("device", ["reference", "runtime"])
-def test_integer_potential_gives_exact_count_at_uniform_times(device):
+@pytest.mark.parametrize("model", RULES, ids=["paper", "unbiased"])
+def test_integer_potential_gives_exact_count_at_uniform_times(device, model):
     """V/theta = n: exactly n spikes, at times uniform over the phase (chi-square); IF's regular times fail it."""
     T, n, images = 8, 3, 400
     x = np.full((images, 1), n / T)  # T * (n/T) == n exactly for T a power of 2
-    res = identity_snn(1, T).run(x, device=device, seed=5, progress=False)
+    res = identity_snn(1, T, neuron=model).run(x, device=device, seed=5, progress=False)
     assert np.all(res.spike_counts[0] == n)
     times = np.bincount(res.spikes[0].step, minlength=T)
     assert stats.chisquare(times).pvalue > 1e-3
     rate = identity_snn(1, T, neuron=IF()).run(x, device=device, progress=False)
     assert np.all(rate.spike_counts[0] == n)
     assert stats.chisquare(np.bincount(rate.spikes[0].step, minlength=T)).pvalue < 1e-6
+
+
+def test_unbiased_rule_mean_is_v_over_theta_and_paper_rule_is_not():
+    T, images = 8, 4000
+    u = np.array([0.4, 2.25, 5.7])
+    x = np.tile(u / T, (images, 1))
+    unbiased = identity_snn(3, T, neuron=TPP(unbiased=True)).run(x, device="reference", seed=2, progress=False)
+    paper = identity_snn(3, T).run(x, device="reference", seed=2, progress=False)
+    sem = np.sqrt(0.25 / images)
+    np.testing.assert_allclose(unbiased.spike_counts[0].mean(axis=0), u, atol=5 * sem)
+    assert paper.spike_counts[0][:, 0].mean() - 0.4 > 0.25  # 0.71 - 0.4 expected
+    np.testing.assert_allclose(TPP(unbiased=True).count_distribution(2.25, T) @ np.arange(T + 1), 2.25)
+
+
+def test_unbiased_rounding_is_redrawn_for_every_batch_and_run():
+    """r_round is drawn per inference: images in different batches (and standalone restarts) get new draws."""
+    T = 8
+    x = np.full((60, 1), 0.5 / T)
+    res = identity_snn(1, T, neuron=TPP(unbiased=True)).run(x, device="runtime", batch_size=6, seed=4, progress=False)
+    per_batch = res.spike_counts[0].reshape(10, 6).sum(axis=1)
+    assert len(set(per_batch.tolist())) > 1
 
 
 def test_count_distribution_by_dynamic_programming():
@@ -80,12 +105,12 @@ def test_count_distribution_by_dynamic_programming():
 
 
 @pytest.mark.parametrize("device", ["reference", "runtime"])
-def test_ceil_frequency_matches_exact_distribution(device):
+@pytest.mark.parametrize("model", RULES, ids=["paper", "unbiased"])
+def test_ceil_frequency_matches_exact_distribution(device, model):
     T, images = 8, 300
     u = np.array([0.4, 1.5, 2.25, 5.7, 7.9])
     x = np.tile(u / T, (images, 1))
-    res = identity_snn(len(u), T).run(x, device=device, seed=11, progress=False)
-    model = TPP()
+    res = identity_snn(len(u), T, neuron=model).run(x, device=device, seed=11, progress=False)
     for j, uj in enumerate(u):
         p_ceil = model.count_distribution(uj, T)[int(np.ceil(uj))]
         n_ceil = int(np.sum(res.spike_counts[0][:, j] == np.ceil(uj)))
@@ -115,16 +140,17 @@ def test_same_seed_same_spikes_cpp_standalone(demo_net, digits):
 
 
 @pytest.mark.parametrize("device", ["reference", "runtime"])
-def test_digits_network_counts_in_floor_ceil_and_means_match(demo_net, digits, device):
+@pytest.mark.parametrize("model", RULES, ids=["paper", "unbiased"])
+def test_digits_network_counts_in_floor_ceil_and_means_match(demo_net, digits, device, model):
     """Every layer's counts are floor/ceil of its own V/theta; layer 0's total count is within sampling
     error of the exact distribution's mean."""
     x_train, x_test = digits[0], digits[1][:200]
     T = 8
-    snn = nc.convert(demo_net, neuron=TPP(), timesteps=T, calibration_data=x_train)
+    snn = nc.convert(demo_net, neuron=model, timesteps=T, calibration_data=x_train)
     res = snn.run(x_test, device=device, seed=7, progress=False)
     assert_counts_bounded(snn, x_test, res)
     u = (potentials(snn, x_test, res)[0] / snn.hidden_layers[0].theta).ravel()
-    dists = np.array([TPP.count_distribution(ui, T) for ui in u])
+    dists = np.array([snn.neuron.count_distribution(ui, T) for ui in u])
     n = np.arange(T + 1)
     mean, var = dists @ n, dists @ n**2 - (dists @ n) ** 2
     z = (res.spike_counts[0].sum() - mean.sum()) / np.sqrt(var.sum())
@@ -149,7 +175,7 @@ def test_probabilities_are_clipped(tmp_path):
     for device in ("reference", "runtime"):
         res = snn.run(x, device=device, seed=1, progress=False)
         np.testing.assert_array_equal(res.spike_counts[0][0], [4, 0, 0, 2])
-    assert "clip(v / (clip(" in snn.neuron.threshold and snn.neuron.threshold.endswith(", 0, 1)")
+    assert "rand() < clip(v / theta / clip(" in snn.neuron.threshold and snn.neuron.threshold.endswith(", 0, 1)")
 
 
 def test_bad_input(demo_net):
