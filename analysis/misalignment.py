@@ -24,6 +24,8 @@ from tqdm.auto import tqdm
 
 from neuroconv.errors import NeuroconvError
 
+from .stats import layer_windows
+
 __all__ = ["permute_trains", "layerwise_run", "permutation_experiment", "misalignment_measures",
            "plot_cumulative_counts"]
 
@@ -161,21 +163,9 @@ def permutation_experiment(snn, x, y, timesteps=(2, 4, 8, 16, 32), layers="all",
             "seed": seed, "device": device, "n_images": int(x.shape[0]), "rows": rows}
 
 
-def _windows(snn):
-    """(first step, length) of each hidden layer's spiking window."""
-    from neuroconv.equations import TPP, OneSpike
-
-    model = snn.neuron
-    if isinstance(model, OneSpike):
-        return [(model.window_start(k), model.window) for k in range(len(snn.hidden_layers))]
-    if isinstance(model, TPP):
-        return [(model.phase_start(k), model.timesteps) for k in range(len(snn.hidden_layers))]
-    return [(0, snn.timesteps)] * len(snn.hidden_layers)
-
-
 def _trains_from_result(snn, result):
     trains = []
-    for k, ((start, length), layer) in enumerate(zip(_windows(snn), snn.hidden_layers)):
+    for k, ((start, length), layer) in enumerate(zip(layer_windows(snn), snn.hidden_layers)):
         rec = result.spikes[k]
         t = np.zeros((length, result.batch_size, layer.size), dtype=bool)
         t[rec.step - start, rec.image, rec.neuron] = True
