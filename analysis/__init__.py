@@ -1,5 +1,6 @@
 """Analysis of converted networks' runs: spike-train statistics, energy, temporal misalignment, plots."""
 
+from .conversion_error import conversion_error, effective_activations
 from .energy import E_AC, E_MAC, EnergyEstimate, ann_macs, estimate_energy
 from .misalignment import (layerwise_run, misalignment_measures, permutation_experiment, permute_trains,
                            plot_cumulative_counts)
@@ -10,4 +11,4 @@ from .stats import (cv, cv_per_neuron, fanofactor, first_spike_latency, firing_r
 __all__ = ["plot_raster", "plot_accuracy_vs_timesteps", "estimate_energy", "EnergyEstimate", "ann_macs",
            "E_AC", "E_MAC", "permutation_experiment", "layerwise_run", "permute_trains", "misalignment_measures",
            "plot_cumulative_counts", "spike_trains", "isi", "cv", "cv_per_neuron", "firing_rates", "fanofactor",
-           "first_spike_latency", "sttc", "psth", "layer_windows"]
+           "first_spike_latency", "sttc", "psth", "layer_windows", "conversion_error", "effective_activations"]

@@ -162,3 +162,18 @@ class TPP:
             prob = prob - fire
             prob[1:] += fire[:-1]
         return prob
+
+    def expected_count(self, u, timesteps: int) -> np.ndarray:
+        """Mean spike count for ``V/theta = u`` (any shape), from the exact count distribution."""
+        u = np.asarray(u, dtype=np.float64)
+        T = int(timesteps)
+        if self.unbiased:
+            return np.clip(u, 0.0, T)
+        n = np.arange(T + 1)
+        prob = np.zeros(u.shape + (T + 1,))
+        prob[..., 0] = 1.0
+        for k in range(T):
+            fire = prob * np.clip((u[..., None] - n) / (T - k), 0.0, 1.0)
+            prob -= fire
+            prob[..., 1:] += fire[..., :-1]
+        return prob @ n
