@@ -17,3 +17,23 @@ def test_plots_return_axes(demo_net, digits):
     fig, ax2 = plt.subplots()
     assert plot_accuracy_vs_timesteps([4, 8], [0.5, 0.9], 0.95, ax=ax2) is ax2
     plt.close("all")
+
+
+def test_analysis_plots_return_axes(demo_net, digits):
+    from neuroconv.analysis import (misalignment_measures, plot_conversion_error, plot_cv_histogram,
+                                    plot_misalignment, plot_rate_histogram)
+
+    x_train, x_test = digits[0], digits[1][:20]
+    snn = nc.convert(demo_net, timesteps=16, calibration_data=x_train)
+    res = snn.run(x_test, device="reference", progress=False)
+    ax = plot_rate_histogram(res)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == res.layer_names
+    ax = plot_cv_histogram(res, layer=1)
+    assert "trains with >= 3 spikes" in ax.get_title()
+    ax = plot_conversion_error(snn, res, x_test, layer=0)
+    assert ax.get_title().startswith("layer0: MAE")
+    n_points = len(ax.get_lines()[0].get_xdata())
+    assert n_points == 20 * 64
+    ax = plot_misalignment(misalignment_measures(snn, res))
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["layer0", "layer1"]
+    plt.close("all")
