@@ -3,40 +3,27 @@
     python benchmarks/bench_misalignment.py --out docs/bench/misalignment_digits.json
 
 Networks: the shipped digits MLP (2 hidden layers, 64-64-32-10) and a deeper one trained
-here with scikit-learn (6 hidden layers of 64, seed 0), both plain ReLU, max calibration
-on the training split, 540 test digits. For each T in --timesteps: the IF network's
-accuracy, the accuracy with every hidden layer's spike trains permuted in time (mean and
-std over --repeats permutations), TPP's accuracy (mean and std over as many seeds), and the
-misalignment measures of each hidden layer (neuroconv.analysis.misalignment_measures) for
-IF and TPP. Layer-by-layer runs on the numpy reference by default (--device runtime for
-Brian2: identical results, slower). --no-shift drops IF's theta/2 initial membrane (TPP
-has none); --tpp-unbiased uses TPP(unbiased=True); --method 99 calibrates with the 99th percentile. Prints one JSON object.
+here with scikit-learn (6 hidden layers of 64, seed 0; neuroconv.figures.deep_digits_mlp),
+both plain ReLU, max calibration on the training split, 540 test digits. For each T in
+--timesteps: the IF network's accuracy, the accuracy with every hidden layer's spike
+trains permuted in time (mean and std over --repeats permutations), TPP's accuracy (mean
+and std over as many seeds), and the misalignment measures of each hidden layer
+(neuroconv.analysis.misalignment_measures) for IF and TPP. Layer-by-layer runs on the numpy
+reference by default (--device runtime for Brian2: identical results, slower). --no-shift
+drops IF's theta/2 initial membrane (TPP has none); --tpp-unbiased uses TPP(unbiased=True);
+--method 99 calibrates with the 99th percentile. Prints one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-import warnings
 
-import numpy as np
 from _report import command, emit, machine
 
-import neuroconv as nc
-from neuroconv.analysis import permutation_experiment
 from neuroconv.demo import load_digits_split, shipped_digits_mlp
-from neuroconv.equations import IF, TPP
-
-
-def deep_digits_mlp(x_train, y_train, depth: int = 6, width: int = 64, seed: int = 0):
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = MLPClassifier(hidden_layer_sizes=(width,) * depth, max_iter=400, alpha=1e-3, random_state=seed)
-        clf.fit(x_train, y_train)
-    return nc.ann.from_sklearn(clf)
+from neuroconv.equations import TPP
+from neuroconv.figures import deep_digits_mlp, misalignment_report
 
 
 def main(argv=None):
@@ -54,19 +41,12 @@ def main(argv=None):
 
     t0 = time.perf_counter()
     x_train, x_test, y_train, y_test = load_digits_split()
-    nets = {"mlp2": lambda: shipped_digits_mlp(), "mlp6": lambda: deep_digits_mlp(x_train, y_train)}
-    report = {"command": command(argv),
-              "dataset": "digits", "n_test": int(len(y_test)), "if_shift": not args.no_shift,
-              "calibration": args.method, "networks": {}}
-    for name in args.networks:
-        net = nets[name]()
-        snn = nc.convert(net, neuron=IF(shift=not args.no_shift), timesteps=args.timesteps[0],
-                         calibration_data=x_train, method=args.method)
-        result = permutation_experiment(snn, x_test, y_test, timesteps=args.timesteps, repeats=args.repeats,
-                                        seed=args.seed, device=args.device, tpp=TPP(unbiased=args.tpp_unbiased))
-        result["ann_accuracy"] = float(np.mean(net.forward(x_test).argmax(1) == y_test))
-        result["hidden_layers"] = [layer.size for layer in snn.hidden_layers]
-        report["networks"][name] = result
+    builders = {"mlp2": shipped_digits_mlp, "mlp6": lambda: deep_digits_mlp(x_train, y_train)}
+    networks = {name: builders[name]() for name in args.networks}
+    report = {"command": command(argv)}
+    report.update(misalignment_report(networks, x_train, x_test, y_test, args.timesteps, args.repeats, seed=args.seed,
+                                      device=args.device, shift=not args.no_shift, method=args.method,
+                                      tpp=TPP(unbiased=args.tpp_unbiased)))
     report["machine"] = machine()
     report["total_s"] = time.perf_counter() - t0
     emit(report, args.out)

@@ -28,12 +28,11 @@ import warnings
 
 import numpy as np
 from _report import command, emit, machine
-from tqdm.auto import tqdm
 
 import neuroconv as nc
-from neuroconv.analysis import estimate_energy
 from neuroconv.demo import load_digits_split, shipped_digits_mlp
-from neuroconv.equations import IF, OneSpike
+from neuroconv.equations import OneSpike
+from neuroconv.figures import measure_run, one_spike_sweep
 
 BASES = (1.05, 1.1, 1.15, 1.2, 1.3, 1.5, 2.0)
 WINDOWS = (8, 16, 24, 32, 48, 64)
@@ -65,22 +64,6 @@ def load(dataset: str):
     sys.exit(f"unknown dataset {dataset!r}")
 
 
-def measure(snn, x_test, y_test, ann_out, ann_acc, device="reference"):
-    res = snn.run(x_test, device=device, progress=False)
-    est = estimate_energy(snn, res)
-    n_hidden = sum(c.shape[1] for c in res.spike_counts)
-    acc = res.accuracy(y_test)
-    return res, {
-        "accuracy": acc,
-        "loss_pp": 100 * (ann_acc - acc),
-        "latency_steps": snn.latency_steps,
-        "mean_abs_error": float(np.mean(np.abs(res.output - ann_out))),
-        "spikes_per_neuron": float(sum(c.sum() for c in res.spike_counts) / (n_hidden * res.batch_size)),
-        "sops": est.sops,
-        "energy_ratio": est.ratio,
-    }
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", choices=["digits", "mnist5k"], default="digits")
@@ -93,30 +76,19 @@ def main(argv=None):
 
     t0 = time.perf_counter()
     net, x_train, x_test, y_test = load(args.dataset)
+    sweep = one_spike_sweep(net, x_train, x_test, y_test, args.bases, args.windows, args.if_timesteps)
     ann_out = net.forward(x_test)
-    ann_acc = float(np.mean(ann_out.argmax(1) == y_test))
-    rows = []
-    grid = [(b, w) for b in args.bases for w in args.windows]
-    for base, window in tqdm(grid, desc="OneSpike grid"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", nc.NeuroconvWarning)  # short windows are part of the sweep
-            snn = nc.convert(net, neuron=OneSpike(base=base, window=window), calibration_data=x_train)
-        rows.append({"neuron": "OneSpike", "base": base, "window": window,
-                     **measure(snn, x_test, y_test, ann_out, ann_acc)[1]})
-    for T in tqdm(args.if_timesteps, desc="IF baseline"):
-        snn = nc.convert(net, neuron=IF(), timesteps=T, calibration_data=x_train)
-        rows.append({"neuron": "IF", "timesteps": T, **measure(snn, x_test, y_test, ann_out, ann_acc)[1]})
+    ann_acc = sweep["ann_accuracy"]
     report = {
         "command": command(argv),
-        "dataset": args.dataset, "n_test": int(len(y_test)), "ann_accuracy": ann_acc,
-        "ann_layers": [type(layer).__name__ for layer in net.layers], "rows": rows,
+        "dataset": args.dataset, **sweep,
         "machine": machine(),
     }
     if args.check_device:
         snn = nc.convert(net, neuron=OneSpike(), calibration_data=x_train)
         ref = snn.run(x_test, device="reference", progress=False)
         t1 = time.perf_counter()
-        res, row = measure(snn, x_test, y_test, ann_out, ann_acc, device=args.check_device)
+        res, row = measure_run(snn, x_test, y_test, ann_out, ann_acc, device=args.check_device)
         same_spikes = all(np.array_equal(a.step, b.step) and np.array_equal(a.neuron, b.neuron)
                           for a, b in zip(res.spikes, ref.spikes))
         report["device_check"] = {"device": res.device, "base": snn.neuron.base, "window": snn.neuron.window,

@@ -33,7 +33,28 @@ def _parser():
                       help="write the figure here (default: next to --out, with .png)")
     demo.add_argument("--retrain", action="store_true", help="train the MLP again instead of loading the shipped one")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    from .figures import FIGURES
+
+    figures = sub.add_parser("figures", help="regenerate the figures from real runs into a folder",
+                             description="Run what each figure shows (digits data shipped with scikit-learn) and "
+                                         "write one PNG per figure: " + ", ".join(FIGURES) + ".",
+                             epilog="examples:\n  neuroconv figures --out figs\n"
+                                    "  neuroconv figures --out figs --only one_spike misalignment --full\n",
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    figures.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files (created if missing)")
+    figures.add_argument("--only", nargs="+", choices=list(FIGURES), metavar="NAME",
+                         help=f"only these figures ({', '.join(FIGURES)})")
+    figures.add_argument("--full", action="store_true", help="the benchmark-sized versions (minutes instead of ~1)")
+    figures.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return parser
+
+
+def _figures(args) -> int:
+    from .figures import make_figures
+
+    for path in make_figures(args.out, full=args.full, only=args.only, progress=not args.no_progress):
+        print(f"wrote {path}")
+    return 0
 
 
 def _demo(args) -> int:
@@ -62,6 +83,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command == "figures":
+            return _figures(args)
     except NeuroconvError as exc:
         print(f"neuroconv: error: {exc}", file=sys.stderr)
         return 2

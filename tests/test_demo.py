@@ -57,6 +57,8 @@ def test_cli_demo_writes_json_and_png(tmp_path):
     ([], 2, "usage: neuroconv"),
     (["demo", "-T", "0"], 2, "timesteps must be >= 1"),
     (["demo", "--device", "gpu"], 2, "invalid choice: 'gpu'"),
+    (["figures"], 2, "the following arguments are required: --out"),
+    (["figures", "--out", "x", "--only", "nope"], 2, "invalid choice: 'nope'"),
 ])
 def test_cli_user_errors_without_traceback(args, code, needle, tmp_path):
     proc = subprocess.run(_cli() + args + ["--no-progress"] * (len(args) > 0 and args[0] == "demo"),
@@ -72,3 +74,18 @@ def test_package_layout_installed():
 
     assert neuroconv.equations.IF is nc.equations.IF
     assert callable(neuroconv.analysis.plot_raster)
+
+
+def test_cli_figures_writes_every_figure(tmp_path):
+    from neuroconv.figures import FIGURES
+
+    out = tmp_path / "figs"
+    proc = subprocess.run(_cli() + ["figures", "--out", str(out), "--no-progress"], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted(f"{name}.png" for name in FIGURES)
+    for name in written:
+        data = (out / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+        assert f"wrote {out / name}" in proc.stdout
