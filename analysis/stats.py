@@ -122,7 +122,7 @@ def fanofactor(counts) -> np.ma.MaskedArray:
     return np.ma.MaskedArray(np.divide(var, mean, out=np.zeros_like(mean), where=~silent), mask=silent)
 
 
-def first_spike_latency(result, snn, layer) -> Quantity:
+def first_spike_latency(snn, result, layer) -> Quantity:
     """Time from the start of each neuron's firing window to its first spike, ``(batch, n)``.
 
     A masked Quantity is not available in Brian2, so silent neurons get ``inf`` seconds

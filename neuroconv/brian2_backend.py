@@ -277,10 +277,13 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
         # brian2cuda's synapse templates refer to ``defaultclock`` by name
         defaultclock.dt = snn.dt
         clock = defaultclock
-    if getattr(snn.neuron, "stochastic", False):
+    if getattr(snn.neuron, "stochastic", False) and not (seed is None and device_name == "cuda_standalone"):
         from brian2 import seed as brian2_seed
 
-        brian2_seed(seed)  # first, so that random initial values (TPP's r_round) follow it too
+        # first, so that random initial values (TPP's r_round) follow it too. brian2cuda 1.0b1
+        # writes seed(None)'s random numpy seed as "np.uint64(...)" into main.cu under numpy 2,
+        # so without a seed CUDA keeps its own start-up seeding.
+        brian2_seed(None if seed is None else int(seed))
     net = build_network(snn, n_copies, record_spikes, clock=clock)
     net["input"].x = 0.0
     net.run(snn.timesteps * snn.dt, namespace={})

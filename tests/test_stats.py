@@ -90,11 +90,11 @@ def test_trains_rates_psth_from_a_run(if_run):
 def test_first_spike_latency_uses_each_layers_window(demo_net, digits, if_run):
     snn = nc.convert(demo_net, neuron=OneSpike(base=1.2, window=24), calibration_data=digits[0])
     res = snn.run(digits[1][:5], device="reference", progress=False)
-    lat = first_spike_latency(res, snn, "layer1")
+    lat = first_spike_latency(snn, res, "layer1")
     first = res.first_spike_steps(1)
     fired = first >= 0
     np.testing.assert_allclose(np.asarray(lat)[fired], (first[fired] - 24) * 1e-3)
     assert np.all(np.isinf(np.asarray(lat)[~fired]))
     snn_if, res_if = if_run
-    lat_if = first_spike_latency(res_if, snn_if, 0)
+    lat_if = first_spike_latency(snn_if, res_if, 0)
     assert np.all((np.asarray(lat_if) >= 0) | np.isinf(np.asarray(lat_if)))
