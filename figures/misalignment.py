@@ -11,29 +11,7 @@ layer, against T (0 = perfectly even firing; see neuroconv.analysis.misalignment
 The drawing is neuroconv.figures.plot_misalignment_report; ``neuroconv figures`` makes it too.
 """
 
-from __future__ import annotations
-
-import argparse
-import json
-import shutil
-import tempfile
-
-from neuroconv.figures import figure_misalignment, plot_misalignment_report
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("report", nargs="?", help="JSON from benchmarks/bench_misalignment.py (default: run it)")
-    parser.add_argument("--out", default="misalignment.png")
-    args = parser.parse_args(argv)
-    if args.report:
-        with open(args.report) as fh:
-            plot_misalignment_report(json.load(fh)).savefig(args.out, dpi=120)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            shutil.move(figure_misalignment(tmp), args.out)
-    print(args.out)
-
+from neuroconv.figures import plot_misalignment_report, script_main
 
 if __name__ == "__main__":
-    main()
+    script_main("misalignment", __doc__.split("\n")[0], plot_report=plot_misalignment_report)

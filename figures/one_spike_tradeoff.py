@@ -10,30 +10,7 @@ saturates early at a higher floor. The drawing is neuroconv.figures.plot_one_spi
 ``neuroconv figures`` makes it too.
 """
 
-from __future__ import annotations
-
-import argparse
-import json
-import shutil
-import tempfile
-
-from neuroconv.figures import figure_one_spike, plot_one_spike_tradeoff
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("report", nargs="?", help="JSON from benchmarks/bench_one_spike.py (default: run it)")
-    parser.add_argument("--out", default="one_spike_tradeoff.png")
-    args = parser.parse_args(argv)
-    if args.report:
-        with open(args.report) as fh:
-            axes = plot_one_spike_tradeoff(json.load(fh))
-        axes[0].figure.savefig(args.out, dpi=120)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            shutil.move(figure_one_spike(tmp), args.out)
-    print(args.out)
-
+from neuroconv.figures import plot_one_spike_tradeoff, script_main
 
 if __name__ == "__main__":
-    main()
+    script_main("one_spike", __doc__.split("\n")[0], plot_report=plot_one_spike_tradeoff)

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 __all__ = ["FIGURES", "make_figures", "one_spike_sweep", "plot_one_spike_tradeoff", "plot_misalignment_report",
-           "deep_digits_mlp", "measure_run", "misalignment_report"]
+           "deep_digits_mlp", "measure_run", "misalignment_report", "script_main"]
 
 
 def _plt():
@@ -276,3 +276,33 @@ def make_figures(out_dir, full=False, only=None, progress=True) -> list:
         raise NeuroconvError(f"unknown figure(s) {unknown}; choose from {list(FIGURES)}.")
     os.makedirs(out_dir, exist_ok=True)
     return [FIGURES[name](out_dir, full=full, progress=progress) for name in names]
+
+
+def script_main(name: str, description: str, argv=None, plot_report=None) -> str:
+    """The command line of a ``figures/`` script: ``[REPORT.json] --out PNG [--full]``.
+
+    With a report (JSON from the matching benchmark) and ``plot_report`` it only draws;
+    otherwise it runs ``FIGURES[name]``. Prints and returns the path written.
+    """
+    import argparse
+    import json
+    import shutil
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=description)
+    if plot_report is not None:
+        parser.add_argument("report", nargs="?", help="JSON from the matching benchmark (default: run it)")
+    parser.add_argument("--out", default=f"{name}.png")
+    parser.add_argument("--full", action="store_true", help="the benchmark-sized version")
+    args = parser.parse_args(argv)
+    if getattr(args, "report", None):
+        with open(args.report) as fh:
+            drawn = plot_report(json.load(fh))
+        fig = drawn if hasattr(drawn, "savefig") else drawn[0].figure
+        fig.savefig(args.out, dpi=120)
+        _plt().close(fig)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.move(FIGURES[name](tmp, full=args.full), args.out)
+    print(args.out)
+    return args.out
