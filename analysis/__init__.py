@@ -4,6 +4,7 @@ from .conversion_error import conversion_error, effective_activations
 from .energy import E_AC, E_MAC, EnergyEstimate, ann_macs, estimate_energy
 from .misalignment import (layerwise_run, misalignment_measures, permutation_experiment, permute_trains,
                            plot_cumulative_counts)
+from .neo_export import to_neo
 from .plotting import (plot_accuracy_vs_timesteps, plot_conversion_error, plot_cv_histogram, plot_misalignment,
                        plot_rate_histogram, plot_raster)
 from .stats import (cv, cv_per_neuron, fanofactor, first_spike_latency, firing_rates, isi, layer_windows, psth,
@@ -13,4 +14,4 @@ __all__ = ["plot_raster", "plot_accuracy_vs_timesteps", "estimate_energy", "Ener
            "E_AC", "E_MAC", "permutation_experiment", "layerwise_run", "permute_trains", "misalignment_measures",
            "plot_cumulative_counts", "spike_trains", "isi", "cv", "cv_per_neuron", "firing_rates", "fanofactor",
            "first_spike_latency", "sttc", "psth", "layer_windows", "conversion_error", "effective_activations",
-           "plot_rate_histogram", "plot_cv_histogram", "plot_conversion_error", "plot_misalignment"]
+           "plot_rate_histogram", "plot_cv_histogram", "plot_conversion_error", "plot_misalignment", "to_neo"]

@@ -98,3 +98,13 @@ def test_first_spike_latency_uses_each_layers_window(demo_net, digits, if_run):
     snn_if, res_if = if_run
     lat_if = first_spike_latency(snn_if, res_if, 0)
     assert np.all((np.asarray(lat_if) >= 0) | np.isinf(np.asarray(lat_if)))
+
+
+def test_to_neo_without_neo_is_a_clear_error(if_run, monkeypatch):
+    import sys
+
+    from neuroconv.analysis import to_neo
+
+    monkeypatch.setitem(sys.modules, "neo", None)  # import neo -> ImportError
+    with pytest.raises(nc.NeuroconvError, match=r'pip install "brian2-neuroconv\[neo\]"'):
+        to_neo(if_run[1], 0)
