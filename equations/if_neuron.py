@@ -26,6 +26,8 @@ import numpy as np
 
 from neuroconv.errors import NeuroconvError
 
+from ._common import AnalogInput
+
 __all__ = ["IF"]
 
 _RESETS = {"subtract": "v -= theta", "zero": "v = 0"}
@@ -45,7 +47,7 @@ b : 1 (constant)
 
 
 @dataclass(frozen=True)
-class IF:
+class IF(AnalogInput):
     """Integrate-and-fire neuron with soft (``"subtract"``) or hard (``"zero"``) reset.
 
     Parameters
@@ -65,14 +67,6 @@ class IF:
     threshold = "v >= theta"
     #: What a spike does at each outgoing synapse.
     on_pre = "v_post += w * theta_pre"
-    #: Model of the synapses between spiking layers.
-    synapse_model = "w : 1 (constant)"
-    #: Model of the analog input group.
-    input_model = "x : 1 (constant)  # analog input value, constant over the run"
-    #: Input neurons fire once, in the first step, to deliver their value (zeros stay silent).
-    input_threshold = "t < dt and x != 0"
-    #: Model of the synapses from the input group into the first layer.
-    input_synapse_model = "w : 1 (constant)"
     #: The input spike sets up the first layer's constant current ``I = sum_k w_k x_k``.
     input_on_pre = "I_post += w * x_pre"
     #: Schedule slot of the input spikes: before any layer integrates in the first step.

@@ -49,6 +49,8 @@ import numpy as np
 
 from neuroconv.errors import NeuroconvError, NeuroconvWarning
 
+from ._common import AnalogInput
+
 __all__ = ["OneSpike"]
 
 _EQUATIONS = """
@@ -70,7 +72,7 @@ _MAX_LOG10_GROWTH = 250.0
 
 
 @dataclass(frozen=True)
-class OneSpike:
+class OneSpike(AnalogInput):
     """Phase-coded neuron that fires at most once per inference (see the module docstring).
 
     Parameters
@@ -97,11 +99,7 @@ class OneSpike:
     reset_code = "v = 0"
     #: What a spike does at each outgoing synapse.
     on_pre = "v_post += w * amplitude_pre"
-    synapse_model = "w : 1 (constant)"
     #: The analog input, delivered once in the first step (after the growth, before layer 0's threshold).
-    input_model = "x : 1 (constant)  # analog input value, constant over the run"
-    input_threshold = "t < dt and x != 0"
-    input_synapse_model = "w : 1 (constant)"
     input_on_pre = "v_post += w * x_pre"
     #: Schedule slot of the input spikes: within ``thresholds``, before layer 0 (order 0).
     input_when = "thresholds"

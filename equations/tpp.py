@@ -32,6 +32,8 @@ import numpy as np
 
 from neuroconv.errors import NeuroconvError
 
+from ._common import AnalogInput
+
 __all__ = ["TPP"]
 
 _EQUATIONS = """
@@ -47,7 +49,7 @@ v : 1                                   # accumulated input; the readout is v / 
 
 
 @dataclass(frozen=True)
-class TPP:
+class TPP(AnalogInput):
     """Two-phase probabilistic neuron (see the module docstring).
 
     Parameters
@@ -70,10 +72,6 @@ class TPP:
     method = "euler"
     reset_code = "v -= theta"
     on_pre = "v_post += w * theta_pre"
-    synapse_model = "w : 1 (constant)"
-    input_model = "x : 1 (constant)  # analog input value, constant over the run"
-    input_threshold = "t < dt and x != 0"
-    input_synapse_model = "w : 1 (constant)"
     #: The whole accumulation phase of constant input, at once.
     input_on_pre = "v_post += n_steps_post * w * x_pre"
     input_when = "thresholds"
