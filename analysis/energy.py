@@ -44,8 +44,26 @@ def _layer_macs(layer, in_shape, out_shape) -> int:
 
 def ann_macs(net) -> list[int]:
     """MACs per image of each layer of the ANN (0 for ReLU, pooling and Flatten)."""
-    shapes = [net.input_shape] + list(net.shapes)
-    return [_layer_macs(layer, shapes[k], shapes[k + 1]) for k, layer in enumerate(net.layers)]
+    def shape(i):
+        return net.input_shape if i < 0 else net.shapes[i]
+
+    return [_layer_macs(layer, shape(net.inputs[k][0]), net.shapes[k]) for k, layer in enumerate(net.layers)]
+
+
+def _input_cone(snn) -> set:
+    """ANN layers on the linear paths from the analog input to the populations it feeds."""
+    graph, cone = snn.ann, set()
+    for layer in snn.layers:
+        if -1 not in layer.sources:
+            continue
+        stack = [layer.drive_node]
+        while stack:
+            n = stack.pop()
+            if n < 0 or n in cone or (n != layer.drive_node and n in layer.source_nodes):
+                continue
+            cone.add(n)
+            stack.extend(graph.inputs[n])
+    return cone
 
 
 @dataclass(frozen=True)
@@ -98,11 +116,11 @@ def estimate_energy(snn, result, e_ac=E_AC, e_mac=E_MAC) -> EnergyEstimate:
                              "pass the SimulationResult of snn.run(...).")
     sops = []
     for k, counts in enumerate(result.spike_counts):
-        matrix = snn.layers[k + 1].affine[0].tocsc()
-        fan_out = np.diff(matrix.indptr)  # synapses leaving each neuron of layer k
-        sops.append(float(np.mean(counts @ fan_out)))
+        sops.append(float(np.mean(counts @ snn.fan_out(k))))  # each spike reaches every outgoing synapse
     macs = ann_macs(snn.ann)
-    first = sum(macs[: snn.layers[0].ann_index + 1])
+    # the analog input is multiplied, not spiked: MACs of the layers between the input and the
+    # populations it feeds (in a chain, the first layer)
+    first = sum(macs[n] for n in _input_cone(snn))
     total_sops = float(sum(sops))
     return EnergyEstimate(sops=total_sops, sops_per_layer=sops, first_layer_macs=int(first), ann_macs=int(sum(macs)),
                           snn_energy=first * e_mac + total_sops * e_ac, ann_energy=sum(macs) * e_mac,

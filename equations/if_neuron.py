@@ -93,7 +93,7 @@ class IF(AnalogInput):
 
     def brian2_values(self, layer, index: int, snn) -> dict:
         """Values of the Brian2 variables of population ``index`` (one copy; scalars for shared variables)."""
-        bias = layer.affine[1]
+        bias = layer.bias
         if not layer.spiking:
             return {"b": bias}
         return {"theta": layer.theta, "v": self.initial_v(layer.theta), "b": bias}

@@ -176,7 +176,7 @@ class OneSpike(AnalogInput):
         """Values of the Brian2 variables of population ``index`` (one copy; scalars for shared variables)."""
         start = self.window_start(index)
         # the bias grows with the membrane from t=0 (start + 1 growth steps up to the window's first check)
-        values = {"v": layer.affine[1] * self.base ** -(start + 1), "base": self.base}
+        values = {"v": layer.bias * self.base ** -(start + 1), "base": self.base}
         if layer.spiking:
             values.update(theta=self.threshold_value(layer.theta), amplitude=self.amplitude(layer.theta),
                           first_step=start, n_steps=self.window)

@@ -110,7 +110,7 @@ class TPP(AnalogInput):
     def brian2_values(self, layer, index: int, snn) -> dict:
         """Values of the Brian2 variables of population ``index`` (one copy; scalars for shared variables)."""
         T = self.timesteps
-        values = {"v": T * layer.affine[1]}  # T steps of bias, accumulated
+        values = {"v": T * layer.bias}  # T steps of bias, accumulated
         if layer.spiking:
             values.update(theta=layer.theta, first_step=self.phase_start(index), n_steps=T)
             if self.unbiased:

@@ -16,6 +16,16 @@ membrane once; each layer's threshold is gated to its own window by ``t_in_times
 The model's ``brian2_values`` say which variables each group gets, its ``readout`` how the
 output is decoded.
 
+A population receives one ``Synapses`` object per source population (``layer1_to_layer3``
+next to ``layer2_to_layer3`` where a residual shortcut joins), all delivering before its
+threshold. A max-pool relay (``kind == "maxpool"``) is a group of integer counters: each
+synapse counts its presynaptic spikes in ``c``; a spike from a window member whose count
+equals the window's running maximum ``m`` raises ``top``; the relay fires when ``top > 0``
+and its reset raises ``m``. So it fires exactly when the maximum of its window's spike
+counts grows, and its count is always that maximum (ties cannot double-count: at most one
+spike per neuron per step), with an order-independent ``+=`` that is safe under Brian2's
+vectorisation and CUDA's parallel updates.
+
 Batches are B block-diagonal copies of the network in one set of groups: image ``c``
 occupies neurons ``c*N ... (c+1)*N - 1`` of every group.
 """
@@ -53,21 +63,38 @@ def _input_objects(snn, n_copies, clock):
     return inp, orders
 
 
+#: A max-pool relay: it fires when the running maximum of its window's spike counts grows.
+MAXPOOL_EQUATIONS = """
+m : integer          # running maximum of the window's spike counts (= this relay's spike count)
+top : integer        # spikes this step from window members whose count equalled m
+theta : 1 (constant) # the source's threshold (the relay's spikes carry it on)
+"""
+#: Each synapse counts its presynaptic spikes in ``c``; a spike from a member at the maximum raises it.
+MAXPOOL_SYNAPSES = "c : integer"
+MAXPOOL_ON_PRE = "top_post += int(c == m_post)\nc += 1"
+
+
 def _population(snn, k, n_copies, clock, threshold_order):
     """The NeuronGroup of population ``k`` with its parameters and initial state set."""
     from brian2 import NeuronGroup
 
     model, layer = snn.neuron, snn.layers[k]
     n = layer.size * n_copies
-    if layer.spiking:
+    if layer.kind == "maxpool":
+        group = NeuronGroup(n, MAXPOOL_EQUATIONS, threshold="top > 0", reset="m += 1\ntop = 0", clock=clock,
+                            name=layer.name)
+        group.theta = np.tile(layer.theta, n_copies)
+    elif layer.spiking:
         group = NeuronGroup(n, model.equations, threshold=model.threshold, reset=model.reset_code,
                             method=model.method, clock=clock, name=layer.name)
-        group.thresholder["spike"].when = "thresholds"
-        group.thresholder["spike"].order = threshold_order
     else:
         group = NeuronGroup(n, model.output_equations, method=model.method, clock=clock, name=layer.name)
-    for name, value in model.brian2_values(layer, k, snn).items():
-        setattr(group, name, value if np.ndim(value) == 0 else np.tile(value, n_copies))
+    if layer.spiking:
+        group.thresholder["spike"].when = "thresholds"
+        group.thresholder["spike"].order = threshold_order
+    if layer.kind != "maxpool":
+        for name, value in model.brian2_values(layer, k, snn).items():
+            setattr(group, name, value if np.ndim(value) == 0 else np.tile(value, n_copies))
     return group
 
 
@@ -76,8 +103,25 @@ def _connect(syn, matrix, n_copies, when, order, scale=None):
     syn.pre.order = order
     i, j, w = replicate_indices(matrix, n_copies)
     syn.connect(i=i, j=j)
-    syn.w = w if scale is None else w * scale[i % len(scale)]
+    if "w" in syn.variables:
+        syn.w = w if scale is None else w * scale[i % len(scale)]
     return syn
+
+
+def _pathway(snn, k, group, pre, matrix, n_copies, clock, input_orders):
+    """The Synapses from ``pre`` (another population's group, or the input group) into population ``k``'s ``group``."""
+    from brian2 import Synapses
+
+    model = snn.neuron
+    name = f"{pre.name}_to_{group.name}"
+    if snn.layers[k].kind == "maxpool":
+        syn = Synapses(pre, group, MAXPOOL_SYNAPSES, on_pre=MAXPOOL_ON_PRE, clock=clock, name=name)
+        return _connect(syn, matrix, n_copies, "thresholds", 2 * k - 1)
+    if pre.name == "input":
+        syn = Synapses(pre, group, model.input_synapse_model, on_pre=model.input_on_pre, clock=clock, name=name)
+        return _connect(syn, matrix, n_copies, model.input_when, input_orders[1])
+    syn = Synapses(pre, group, model.synapse_model, on_pre=model.on_pre, clock=clock, name=name)
+    return _connect(syn, matrix, n_copies, "thresholds", 2 * k - 1)
 
 
 def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None):
@@ -85,29 +129,22 @@ def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None):
 
     All objects share ``clock`` (default: a new ``Clock(dt=snn.dt, name="neuroconv_clock")``).
     """
-    from brian2 import Clock, Network, SpikeMonitor, Synapses
+    from brian2 import Clock, Network, SpikeMonitor
 
-    model = snn.neuron
     clock = Clock(dt=snn.dt, name="neuroconv_clock") if clock is None else clock
     inp, input_orders = _input_objects(snn, n_copies, clock)
     objects = [inp]
-    pre = inp
+    groups = {-1: inp}
     for k, layer in enumerate(snn.layers):
         group = _population(snn, k, n_copies, clock, threshold_order=2 * k)
-        if pre is inp:
-            syn = _connect(Synapses(inp, group, model.input_synapse_model, on_pre=model.input_on_pre, clock=clock,
-                                    name=f"input_to_{layer.name}"),
-                           layer.affine[0], n_copies, model.input_when, input_orders[1])
-        else:
-            syn = _connect(Synapses(pre, group, model.synapse_model, on_pre=model.on_pre, clock=clock,
-                                    name=f"{pre.name}_to_{layer.name}"),
-                           layer.affine[0], n_copies, "thresholds", 2 * k - 1)
-        objects += [group, syn]
+        objects.append(group)
+        for source, matrix in zip(layer.sources, layer.pathways[0]):
+            objects.append(_pathway(snn, k, group, groups[source], matrix, n_copies, clock, input_orders))
         if layer.spiking:
             # the output's spikes are its readout: always recorded
             record = record_spikes or layer is snn.output_layer
             objects.append(SpikeMonitor(group, record=record, when="end", name=f"{layer.name}_spikes"))
-        pre = group
+        groups[k] = group
     return Network(*objects, name="neuroconv_network")
 
 
@@ -122,6 +159,11 @@ def run_population(snn, k, inputs, target="numpy"):
     from brian2 import Clock, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses
 
     model, layer, T = snn.neuron, snn.layers[k], snn.timesteps
+    if layer.sources != ((k - 1,) if k else (-1,)) or layer.kind != "neuron":
+        from .errors import NeuroconvError
+
+        raise NeuroconvError(f"{layer.name} is not a plain population fed by the one before it (sources "
+                             f"{list(layer.sources)}, kind {layer.kind!r}); layer-by-layer runs need a chain.")
     batch = inputs.shape[0] if k == 0 else inputs.shape[1]
     with _codegen_target(target):
         clock = Clock(dt=snn.dt, name="neuroconv_clock")

@@ -59,6 +59,9 @@ def calibrate(net: Sequential, data, method="max", per_channel: bool = False,
     include_output : bool
         Also return a threshold for the output layer's positive part (spike-count readout).
 
+    A ReLU with a trained ``threshold`` (clipped or QCFS activation) keeps it: that layer's
+    entry is the threshold, whatever ``method`` says.
+
     Returns
     -------
     list of arrays, one per spiking layer: shape () per layer or (channels,) per channel.
@@ -72,6 +75,10 @@ def calibrate(net: Sequential, data, method="max", per_channel: bool = False,
         selected.append((len(net.layers) - 1, np.maximum(acts[-1], 0.0)))
     thresholds = []
     for k, act in selected:
+        trained = getattr(net.layers[k], "threshold", None)
+        if trained is not None:  # a clip level learnt in training (neuroconv.training) is the threshold
+            thresholds.append(np.asarray(trained if trained.size > 1 else trained[0], dtype=np.float64))
+            continue
         layer_value = _statistic(act, q, False)
         if not layer_value > 0:
             raise NeuroconvError(

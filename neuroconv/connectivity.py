@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .ann.layers import AvgPool2d, Conv2d, Dense, Flatten
+from .ann.layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, MaxPool2d
 
-__all__ = ["layer_matrix", "affine_chain", "replicate_indices"]
+__all__ = ["layer_matrix", "affine_chain", "affine_graph", "replicate_indices"]
 
 
 def _window_indices(in_shape, out_hw, kernel, stride, padding):
@@ -40,6 +40,9 @@ def layer_matrix(layer, in_shape: tuple, out_shape: tuple):
         return sp.csr_matrix(layer.weight), layer.bias.copy()
     if isinstance(layer, Flatten):
         return sp.identity(n_in, format="csr"), np.zeros(n_out)
+    if isinstance(layer, BatchNorm):
+        per_channel = n_in // in_shape[0]
+        return sp.diags(np.repeat(layer.scale, per_channel), format="csr"), np.repeat(layer.shift, per_channel)
     if isinstance(layer, Conv2d):
         c_out, c_in, kh, kw = layer.weight.shape
         y, x, valid = _window_indices(in_shape, out_shape[1:], (kh, kw), layer.stride, layer.padding)
@@ -56,7 +59,8 @@ def layer_matrix(layer, in_shape: tuple, out_shape: tuple):
         mask = np.broadcast_to(valid[None, None], shape)
         m = sp.csr_matrix((vals[mask], (rows[mask], cols[mask])), shape=(n_out, n_in))
         return m, np.repeat(layer.bias, h_out * w_out)
-    if isinstance(layer, AvgPool2d):
+    if isinstance(layer, (AvgPool2d, MaxPool2d)):
+        # MaxPool2d: the window membership (value 1), the wiring of the spiking max-pool relay
         ch = in_shape[0]
         kh, kw = layer.kernel_size
         y, x, valid = _window_indices(in_shape, out_shape[1:], layer.kernel_size, layer.stride, layer.padding)
@@ -68,7 +72,7 @@ def layer_matrix(layer, in_shape: tuple, out_shape: tuple):
         rows = np.broadcast_to((c * h_out + py) * w_out + px, shape)
         cols = np.broadcast_to((c * in_shape[1] + y[None]) * in_shape[2] + x[None], shape)
         mask = np.broadcast_to(valid[None], shape)
-        vals = np.full(int(mask.sum()), 1.0 / (kh * kw))
+        vals = np.full(int(mask.sum()), 1.0 if isinstance(layer, MaxPool2d) else 1.0 / (kh * kw))
         return sp.csr_matrix((vals, (rows[mask], cols[mask])), shape=(n_out, n_in)), np.zeros(n_out)
     raise TypeError(f"no synaptic matrix for {type(layer).__name__}")
 
@@ -87,6 +91,44 @@ def affine_chain(layers, shapes):
             matrix, bias = (m @ matrix).tocsr(), m @ bias + b
     matrix.eliminate_zeros()
     return matrix.tocsr(), np.asarray(bias, dtype=np.float64)
+
+
+def affine_graph(graph, node: int, sources: set):
+    """Layer ``node`` of an ANN graph as an affine map of the ``sources`` (layer indices, -1 the input):
+    ``({source: sparse (n_node, n_source)}, bias)``. The layers in between must be linear
+    (:data:`neuroconv.ann.layers.LINEAR_TYPES`); paths that join at an ``Add`` are summed.
+    """
+    memo = {}
+
+    def shape_of(n):
+        return graph.input_shape if n < 0 else graph.shapes[n]
+
+    def affine(n):
+        if n in memo:
+            return memo[n]
+        if n in sources:
+            size = int(np.prod(shape_of(n)))
+            result = {n: sp.identity(size, format="csr")}, np.zeros(size)
+        elif isinstance(graph.layers[n], Add):
+            parts, bias = {}, 0.0
+            for i in graph.inputs[n]:
+                sub, b = affine(i)
+                for src, m in sub.items():
+                    parts[src] = parts[src] + m if src in parts else m
+                bias = bias + b
+            result = parts, bias
+        else:
+            (i,) = graph.inputs[n]
+            m, b = layer_matrix(graph.layers[n], shape_of(i), shape_of(n))
+            sub, sub_bias = affine(i)
+            result = {src: (m @ mat).tocsr() for src, mat in sub.items()}, m @ sub_bias + b
+        memo[n] = result
+        return result
+
+    parts, bias = affine(node)
+    for m in parts.values():
+        m.eliminate_zeros()
+    return {src: m.tocsr() for src, m in parts.items()}, np.asarray(bias, dtype=np.float64)
 
 
 def replicate_indices(matrix, n_copies: int):

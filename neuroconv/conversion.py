@@ -9,9 +9,9 @@ from functools import cached_property
 import numpy as np
 from brian2 import Quantity, ms, second
 
-from .ann.layers import AvgPool2d, Conv2d, Dense, Flatten, ReLU, Sequential
+from .ann.layers import LINEAR_TYPES, Graph, MaxPool2d, ReLU, rebuild
 from .calibration import calibrate
-from .connectivity import affine_chain
+from .connectivity import affine_graph, layer_matrix
 from .errors import NeuroconvError
 
 __all__ = ["convert", "SpikingNetwork", "SpikingLayer", "READOUTS"]
@@ -21,26 +21,33 @@ READOUTS = ("membrane", "spikes")
 
 @dataclass(frozen=True, eq=False)
 class SpikingLayer:
-    """One population of the SNN and the affine chain of ANN layers that feeds it.
+    """One population of the SNN and the ANN sub-graph that feeds it.
 
-    ``ops`` are the linear ANN layers between the previous population (or the analog
-    input) and this one; ``shapes`` the input shape followed by each op's output shape.
-    ``theta`` holds one threshold per neuron (None for the non-spiking membrane readout).
+    ``kind`` is ``"neuron"`` (a ReLU layer, or the output: neurons of the chosen model) or
+    ``"maxpool"`` (a relay that passes on the spikes of its window's running maximum count,
+    see :mod:`neuroconv.brian2_backend`). ``sources`` are the populations it receives from
+    (``-1``: the analog input); ``node`` is the ANN layer whose output it carries and
+    ``drive_node`` the layer whose value is its input (the pre-activation). ``theta`` holds
+    one threshold per neuron (None for the non-spiking membrane readout).
     """
 
     name: str
-    ops: tuple
-    shapes: tuple
+    graph: object
+    node: int
+    drive_node: int
+    sources: tuple
+    source_nodes: tuple
     theta: np.ndarray | None
-    ann_index: int  # index in the ANN of the layer whose output this population represents
+    kind: str = "neuron"
 
     @property
-    def in_shape(self) -> tuple:
-        return self.shapes[0]
+    def ann_index(self) -> int:
+        """ANN layer whose activation this population represents (its ReLU's input for neurons)."""
+        return self.node if self.kind == "maxpool" else self.drive_node
 
     @property
     def out_shape(self) -> tuple:
-        return self.shapes[-1]
+        return self.graph.shapes[self.node]
 
     @property
     def size(self) -> int:
@@ -51,16 +58,47 @@ class SpikingLayer:
         return self.theta is not None
 
     @cached_property
-    def affine(self):
-        """``(matrix, bias)``: the composed sparse weight matrix (n_out, n_in) and bias."""
-        return affine_chain(self.ops, self.shapes)
+    def pathways(self):
+        """``(matrices, bias)``: one sparse (n_out, n_source) weight matrix per source and the bias.
 
-    def drive(self, inputs: np.ndarray) -> np.ndarray:
-        """Apply the chain to a batch of flattened inputs with the ANN's own layers (reference path)."""
-        out = inputs.reshape((inputs.shape[0],) + self.in_shape)
-        for op in self.ops:
-            out = op.forward(out)
-        return out.reshape(inputs.shape[0], -1)
+        For a max-pool relay the matrices hold 1 for every window member (connectivity, not weights).
+        """
+        if self.kind == "maxpool":
+            (src,) = self.source_nodes
+            in_shape = self.graph.input_shape if src < 0 else self.graph.shapes[src]
+            return (layer_matrix(self.graph.layers[self.node], in_shape, self.out_shape)[0],), np.zeros(self.size)
+        parts, bias = affine_graph(self.graph, self.drive_node, set(self.source_nodes))
+        return tuple(parts[n] for n in self.source_nodes), bias
+
+    @property
+    def bias(self) -> np.ndarray:
+        return self.pathways[1]
+
+    @property
+    def affine(self):
+        """``(matrix, bias)`` of a population with one source (the common chain)."""
+        if len(self.sources) != 1:
+            raise NeuroconvError(f"{self.name} receives from {len(self.sources)} populations; use .pathways.")
+        return self.pathways[0][0], self.pathways[1]
+
+    def drive(self, *values) -> np.ndarray:
+        """The population's input for flattened source values (one batch array per source, in
+        the order of ``sources``), computed with the ANN's own layers (reference path)."""
+        if len(values) != len(self.sources):
+            raise NeuroconvError(f"{self.name} takes {len(self.sources)} source array(s), got {len(values)}.")
+        graph = self.graph
+        batch = values[0].shape[0]
+        memo = {}
+        for node, value in zip(self.source_nodes, values):
+            shape = graph.input_shape if node < 0 else graph.shapes[node]
+            memo[node] = value.reshape((batch,) + shape)
+
+        def evaluate(node):
+            if node not in memo:
+                memo[node] = graph.layers[node].forward(*[evaluate(i) for i in graph.inputs[node]])
+            return memo[node]
+
+        return evaluate(self.drive_node).reshape(batch, -1)
 
 
 def _check_timesteps(timesteps) -> int:
@@ -102,39 +140,80 @@ def _expand_threshold(value, layer_index: int, out_shape: tuple) -> np.ndarray:
     )
 
 
-def _split(net: Sequential):
-    """Group the ANN into (ops, shapes, ann_index, spiking) chains that end at a ReLU or the output."""
-    chains = []
-    ops, shapes = [], [net.input_shape]
+def _normalise(net: Graph) -> Graph:
+    """MaxPool2d directly before a ReLU moves after it (max and ReLU commute), so that the
+    pooling acts on spikes: Conv -> MaxPool -> ReLU becomes Conv -> ReLU -> MaxPool."""
+    replace = {}
     for k, layer in enumerate(net.layers):
-        if isinstance(layer, ReLU):
-            if not any(isinstance(op, (Dense, Conv2d, AvgPool2d, Flatten)) for op in ops):
-                raise NeuroconvError(
-                    f"layer {k} (ReLU) has no Dense/Conv2d/AvgPool2d/Flatten layer before it since the previous "
-                    "ReLU or the input; remove the duplicate ReLU."
-                )
-            chains.append((tuple(ops), tuple(shapes), k - 1, True))
-            ops, shapes = [], [net.shapes[k]]
-        else:
-            ops.append(layer)
-            shapes.append(net.shapes[k])
-    if not ops:
+        if not isinstance(layer, MaxPool2d) or _carries_spikes(net, net.inputs[k][0]):
+            continue
+        users = net.consumers(k)
+        if len(users) == 1 and isinstance(net.layers[users[0]], ReLU) and users[0] not in replace:
+            replace[k], replace[users[0]] = net.layers[users[0]], layer
+    return rebuild(net, replace) if replace else net
+
+
+def _carries_spikes(net: Graph, node: int) -> bool:
+    return node >= 0 and isinstance(net.layers[node], (ReLU, MaxPool2d))
+
+
+def _populations(net: Graph):
+    """(node, drive_node, source_nodes, kind) of every population, in order; the output last."""
+    last = len(net.layers) - 1
+    if isinstance(net.layers[last], (ReLU, MaxPool2d)):
         raise NeuroconvError(
-            f"the network ends with a ReLU (layer {len(net.layers) - 1}); the output layer must be Dense or "
-            "Conv2d (its pre-activation is read out). Remove the final ReLU."
+            f"the network ends with a {type(net.layers[last]).__name__} (layer {last}); the output layer must be "
+            "Dense or Conv2d (its pre-activation is read out). Remove the final ReLU/MaxPool2d."
         )
-    chains.append((tuple(ops), tuple(shapes), len(net.layers) - 1, False))
-    return chains
+    pops = []
+    for k, layer in enumerate(net.layers):
+        if isinstance(layer, MaxPool2d):
+            (src,) = net.inputs[k]
+            if not _carries_spikes(net, src):
+                raise NeuroconvError(
+                    f"layer {k} (MaxPool2d) must follow a ReLU (or come right before one); its input is "
+                    f"{'the network input' if src < 0 else f'layer {src} ({type(net.layers[src]).__name__})'}. "
+                    "Pool after the activation, or use AvgPool2d.")
+            pops.append((k, src, (src,), "maxpool"))
+        elif isinstance(layer, ReLU) or k == last:
+            drive = net.inputs[k][0] if isinstance(layer, ReLU) else k
+            if drive < 0 or _carries_spikes(net, drive):
+                raise NeuroconvError(
+                    f"layer {k} (ReLU) has no Dense/Conv2d/AvgPool2d/BatchNorm/Add/Flatten layer before it since the "
+                    "previous ReLU or the input; remove the duplicate ReLU.")
+            pops.append((k, drive, _source_nodes(net, drive), "neuron"))
+    return pops
 
 
-def convert(net: Sequential, neuron=None, timesteps: int | None = None, calibration_data=None, thresholds=None,
+def _source_nodes(net: Graph, node: int) -> tuple:
+    """The spike-carrying layers (or -1, the input) that reach ``node`` through linear layers only."""
+    found, stack, seen = set(), [node], set()
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if n < 0 or _carries_spikes(net, n):
+            found.add(n)
+            continue
+        if not isinstance(net.layers[n], LINEAR_TYPES):
+            raise NeuroconvError(f"layer {n} ({type(net.layers[n]).__name__}) cannot be converted.")
+        stack.extend(net.inputs[n])
+    return tuple(sorted(found))
+
+
+def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_data=None, thresholds=None,
             method="max", per_channel: bool = False, readout: str = "membrane", dt=1 * ms) -> "SpikingNetwork":
     """Convert an ANN into a spiking network (threshold balancing / weight normalisation).
 
     Parameters
     ----------
-    net : neuroconv.ann.Sequential
-        The trained ANN (ReLU hidden layers, linear output).
+    net : neuroconv.ann.Sequential or Graph
+        The trained ANN (ReLU hidden layers, linear output). Every ReLU becomes a population;
+        residual joins (``Add``) become several pathways into one population (threshold
+        balancing needs nothing special there: each pathway's synapses carry ``w * theta_pre``
+        of its own source); each ``MaxPool2d`` after a ReLU becomes a spiking max-pool relay
+        (IF only; one before a ReLU is moved after it, as max and ReLU commute).
     neuron : neuron model, default ``IF()``
         A model from :mod:`neuroconv.equations`: ``IF()`` (rate coding over T steps) or
         ``OneSpike(base, window)`` (one phase-coded spike per neuron; its window sets the
@@ -165,9 +244,9 @@ def convert(net: Sequential, neuron=None, timesteps: int | None = None, calibrat
     """
     from neuroconv.equations import IF, TPP, OneSpike
 
-    if not isinstance(net, Sequential):
-        raise NeuroconvError(f"net must be a neuroconv.ann.Sequential, got {type(net).__name__}; "
-                             "use neuroconv.ann.from_sklearn / from_npz to import a model.")
+    if not isinstance(net, Graph):
+        raise NeuroconvError(f"net must be a neuroconv.ann.Sequential or Graph, got {type(net).__name__}; "
+                             "use neuroconv.ann.from_sklearn / from_npz / from_torch / from_onnx / from_nir to import a model.")
     neuron = IF() if neuron is None else neuron
     if not isinstance(neuron, (IF, OneSpike, TPP)):
         raise NeuroconvError(f"neuron must be a model from neuroconv.equations (IF(), OneSpike() or TPP()), "
@@ -175,8 +254,11 @@ def convert(net: Sequential, neuron=None, timesteps: int | None = None, calibrat
     dt = _check_dt(dt)
     if readout not in READOUTS:
         raise NeuroconvError(f"readout must be one of {READOUTS}, got {readout!r}.")
-    chains = _split(net)
-    n_thresholds = sum(spiking for *_, spiking in chains) + (readout == "spikes")
+    net = _normalise(net)
+    pops = _populations(net)
+    if not isinstance(neuron, IF):
+        _check_pipelined(net, pops, neuron)
+    n_thresholds = sum(kind == "neuron" for *_, kind in pops) - 1 + (readout == "spikes")
     if isinstance(neuron, OneSpike):
         if timesteps is not None:
             raise NeuroconvError(
@@ -207,19 +289,49 @@ def convert(net: Sequential, neuron=None, timesteps: int | None = None, calibrat
             + (" including the spike-count output" if readout == "spikes" else "") + "."
         )
     layers = []
-    t_iter = iter(thresholds)
-    n_hidden = sum(spiking for *_, spiking in chains)
-    for k, (ops, shapes, ann_index, spiking) in enumerate(chains):
-        is_output = k == len(chains) - 1
+    t_iter = iter(enumerate(thresholds))
+    population_of = {-1: -1}
+    for k, (node, drive, sources, kind) in enumerate(pops):
+        is_output = k == len(pops) - 1
         theta = None
-        if spiking or (is_output and readout == "spikes"):
-            theta = _expand_threshold(next(t_iter), k, shapes[-1])
-        name = "output" if is_output else f"layer{k}"
-        layers.append(SpikingLayer(name=name, ops=ops, shapes=shapes, theta=theta, ann_index=ann_index))
-    assert len(layers) == n_hidden + 1
+        if kind == "maxpool":
+            theta = _pooled_threshold(net, node, layers[population_of[sources[0]]])
+        elif not is_output or readout == "spikes":
+            index, value = next(t_iter)
+            theta = _expand_threshold(value, index, net.shapes[node])
+        population_of[node] = k
+        layers.append(SpikingLayer(name="output" if is_output else f"layer{k}", graph=net, node=node, drive_node=drive,
+                                   sources=tuple(population_of[n] for n in sources), source_nodes=sources,
+                                   theta=theta, kind=kind))
     if isinstance(neuron, OneSpike) and calibration_data is not None:
         _warn_below_range(net, neuron, layers, calibration_data)
     return SpikingNetwork(ann=net, layers=tuple(layers), neuron=neuron, timesteps=timesteps, dt=dt, readout=readout)
+
+
+def _check_pipelined(net, pops, neuron):
+    """One-Spike and TPP layers work one window/phase apart: each population must take only the one before."""
+    name = type(neuron).__name__
+    for k, (node, _, sources, kind) in enumerate(pops):
+        if kind == "maxpool":
+            raise NeuroconvError(f"layer {node} (MaxPool2d) converts with IF() neurons only; {name} populations "
+                                 "work one window apart and have no spiking max-pool here. Use AvgPool2d or IF().")
+        expected = (pops[k - 1][0],) if k else (-1,)
+        if sources != expected:
+            raise NeuroconvError(
+                f"layer {node} ({type(net.layers[node]).__name__}) receives from layers {list(sources)}, skipping "
+                f"a population; {name} layers work one window apart, so residual connections convert with IF() only.")
+
+
+def _pooled_threshold(net, node, source) -> np.ndarray:
+    """A max-pool relay's spikes carry its source's threshold, which must be the same across each window."""
+    pool = net.layers[node]
+    theta = source.theta.reshape((1,) + source.out_shape)
+    high, low = pool.forward(theta), -pool.forward(-theta)
+    if not np.allclose(high, low, rtol=1e-12, atol=0):
+        raise NeuroconvError(
+            f"layer {node} (MaxPool2d): the thresholds of {source.name} differ within a pooling window, so spike "
+            "counts do not rank the activations; use one threshold per layer or per channel there.")
+    return high.reshape(-1)
 
 
 #: One-Spike warns when more than this fraction of a layer's positive calibration activations is sent as zero.
@@ -259,7 +371,7 @@ class SpikingNetwork:
     :meth:`run` simulates it on a device; :meth:`to_brian2` hands out the Brian2 objects.
     """
 
-    ann: Sequential
+    ann: Graph
     layers: tuple
     neuron: object
     timesteps: int
@@ -282,7 +394,17 @@ class SpikingNetwork:
     @property
     def n_synapses(self) -> int:
         """Synapses per image (one copy of the network)."""
-        return int(sum(layer.affine[0].nnz for layer in self.layers))
+        return int(sum(m.nnz for layer in self.layers for m in layer.pathways[0]))
+
+    def fan_out(self, k: int) -> np.ndarray:
+        """Synapses leaving each neuron of population ``k`` (``-1``: the input), over all its targets."""
+        size = int(np.prod(self.ann.input_shape)) if k < 0 else self.layers[k].size
+        total = np.zeros(size, dtype=np.int64)
+        for layer in self.layers:
+            for source, matrix in zip(layer.sources, layer.pathways[0]):
+                if source == k:
+                    total += np.diff(matrix.tocsc().indptr)
+        return total
 
     @property
     def latency_steps(self) -> int:

@@ -34,22 +34,27 @@ def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=
     counts = [np.zeros((batch, l.size), dtype=np.int64) for l in layers]
     margins = [np.full((batch, l.size), np.inf) for l in layers] if record_margin else None
     events = [[] for _ in layers]
-    input_drive = layers[0].drive(x_flat)  # constant over the run
+    sent = [None] * len(layers)  # amplitude of each population's spikes this step (s * theta)
+    # populations fed by the analog input alone get the same drive every step (a constant current)
+    constant = {k: l.drive(x_flat) for k, l in enumerate(layers) if l.sources == (-1,) and l.kind == "neuron"}
     for t in range(T):
-        below = None  # amplitude of the previous population's spikes (s * theta)
         for k, layer in enumerate(layers):
-            drive = input_drive if k == 0 else layer.drive(below)
-            if not layer.spiking:
-                v[k] += drive
-                continue
-            if record_margin:
-                np.minimum(margins[k], np.abs(v[k] + drive - layer.theta), out=margins[k])
-            spikes = model.reference_step(v[k], drive, layer.theta)
+            if layer.kind == "maxpool":
+                spikes = _maxpool_step(layer, counts[layer.sources[0]], counts[k])
+            else:
+                drive = constant[k] if k in constant else layer.drive(*[x_flat if s < 0 else sent[s]
+                                                                        for s in layer.sources])
+                if not layer.spiking:
+                    v[k] += drive
+                    continue
+                if record_margin:
+                    np.minimum(margins[k], np.abs(v[k] + drive - layer.theta), out=margins[k])
+                spikes = model.reference_step(v[k], drive, layer.theta)
             counts[k] += spikes
             if record_spikes:
                 image, neuron = np.nonzero(spikes)
                 events[k].append((image, neuron, np.full(image.shape, t, dtype=np.int64)))
-            below = spikes * layer.theta
+            sent[k] = spikes * layer.theta
         if progress_bar is not None:
             progress_bar.update(batch / T)
     out = layers[-1]
@@ -64,6 +69,15 @@ def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=
             spikes.append(LayerSpikes.from_unsorted(*(np.concatenate([p[f] for p in parts]) for f in range(3))))
     margin_list = [margins[k] for k in hidden] if record_margin else None
     return output, [counts[k] for k in hidden], spikes, output_counts, margin_list
+
+
+def _maxpool_step(layer, source_counts, counts):
+    """A max-pool relay fires when the running maximum of its window's spike counts (so far,
+    this step included) exceeds its own count; returns the boolean spikes."""
+    pool = layer.graph.layers[layer.node]
+    below = layer.graph.shapes[layer.source_nodes[0]]
+    running_max = pool.forward(source_counts.reshape((-1,) + below).astype(np.float64))
+    return running_max.reshape(counts.shape) > counts
 
 
 def _simulate_one_spike(snn, x_flat, record_spikes, record_margin, progress_bar):

@@ -50,6 +50,54 @@ def conv_nets(draw):
     return ann.Sequential(layers, input_shape=shape), rng
 
 
+@st.composite
+def graph_nets(draw):
+    """A random residual CNN: Conv [-> BatchNorm] -> ReLU with a MaxPool2d after or before the ReLU,
+    a residual block (Conv -> ReLU -> Conv, plus an identity or 1x1-conv shortcut) -> ReLU,
+    optionally a second join from the stem, then Flatten -> Dense. A :class:`ann.Graph`."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    c, h, w = draw(st.integers(1, 2)), draw(st.integers(4, 7)), draw(st.integers(4, 7))
+
+    def conv(c_in, c_out, k):
+        return ann.Conv2d(rng.normal(0, 1.0 / np.sqrt(c_in * k * k), (c_out, c_in, k, k)), rng.normal(0, 0.1, c_out),
+                          padding=k // 2)
+
+    layers, inputs = [], []
+
+    def add(layer, *ins):
+        layers.append(layer)
+        inputs.append(ins if ins else (len(layers) - 2,))
+        return len(layers) - 1
+
+    ch = draw(st.integers(1, 3))
+    k = draw(st.sampled_from([1, 3]))
+    top = add(conv(c, ch, k), -1)
+    if draw(st.booleans()):
+        top = add(ann.BatchNorm(rng.normal(0, 0.1, ch), rng.uniform(0.5, 2, ch), rng.uniform(0.5, 1.5, ch),
+                                rng.normal(0, 0.1, ch)))
+    pool = ann.MaxPool2d(2, stride=draw(st.integers(1, 2)), padding=draw(st.integers(0, 1)))
+    if draw(st.booleans()):
+        add(ann.ReLU())
+        stem = add(pool)
+    else:
+        add(pool)
+        stem = add(ann.ReLU())
+    add(conv(ch, ch, 3))
+    add(ann.ReLU())
+    body = add(conv(ch, ch, 3))
+    shortcut = stem if draw(st.booleans()) else add(conv(ch, ch, 1), stem)
+    add(ann.Add(), body, shortcut)
+    top = add(ann.ReLU())
+    if draw(st.booleans()):
+        top = add(ann.Add(), add(conv(ch, ch, 1), top), stem)
+        top = add(ann.ReLU())
+    probe = ann.Graph(layers, (c, h, w), inputs)
+    flat = int(np.prod(probe.shapes[top]))
+    add(ann.Flatten())
+    add(ann.Dense(rng.normal(0, 1.0 / np.sqrt(flat), (draw(st.integers(2, 4)), flat))))
+    return ann.Graph(layers, (c, h, w), inputs), rng
+
+
 def random_inputs(net, rng, n):
     return rng.uniform(0, 1, (n,) + net.input_shape)
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import neuroconv as nc
 from neuroconv.equations import IF, OneSpike
-from nets import assert_equivalent, conv_nets, dense_nets, random_inputs
+from nets import assert_equivalent, conv_nets, dense_nets, graph_nets, random_inputs
 
 SLOW_SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -52,10 +52,12 @@ def check_device(snn, x, device, **kw):
 
 
 def random_network_test(n_networks, device, kind="if", **options):
-    """A hypothesis test: ``n_networks`` random Dense/Conv networks of ``kind`` neurons, ``device`` against the reference."""
+    """A hypothesis test: ``n_networks`` random Dense/Conv networks of ``kind`` neurons (IF: also residual
+    networks with max-pooling), ``device`` against the reference."""
+    nets = st.one_of(dense_nets(), conv_nets(), graph_nets()) if kind == "if" else st.one_of(dense_nets(), conv_nets())
 
     @settings(max_examples=n_networks, **SLOW_SETTINGS)
-    @given(net_rng=st.one_of(dense_nets(), conv_nets()), data=st.data())
+    @given(net_rng=nets, data=st.data())
     def test(net_rng, data):
         snn, x = convert_random(*net_rng, data, kind)
         check_device(snn, x, device, **options)

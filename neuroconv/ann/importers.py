@@ -1,4 +1,5 @@
-"""Importers into the ANN description: scikit-learn MLPs and ``.npz`` files.
+"""Importers into the ANN description: scikit-learn MLPs and ``.npz`` files (PyTorch, ONNX and NIR
+have their own modules).
 
 Nothing here executes code from a model file: ``.npz`` archives are opened with
 ``allow_pickle=False`` and the architecture is stored as JSON text.
@@ -12,7 +13,7 @@ import os
 import numpy as np
 
 from ..errors import NeuroconvError
-from .layers import AvgPool2d, Conv2d, Dense, Flatten, ReLU, Sequential
+from .layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, MaxPool2d, ReLU, Sequential
 
 __all__ = ["from_sklearn", "from_npz", "save_npz"]
 
@@ -61,21 +62,30 @@ def _layer_record(k, layer, arrays):
         if isinstance(layer, Conv2d):
             rec.update(stride=list(layer.stride), padding=list(layer.padding))
         return rec
-    if isinstance(layer, AvgPool2d):
-        return {"type": "AvgPool2d", "kernel_size": list(layer.kernel_size), "stride": list(layer.stride),
+    if isinstance(layer, (AvgPool2d, MaxPool2d)):
+        return {"type": type(layer).__name__, "kernel_size": list(layer.kernel_size), "stride": list(layer.stride),
                 "padding": list(layer.padding)}
+    if isinstance(layer, ReLU) and layer.threshold is not None:
+        arrays[f"layer{k}.threshold"] = layer.threshold
+        return {"type": "ReLU", "levels": layer.levels}
+    if isinstance(layer, BatchNorm):
+        for name in ("mean", "var", "weight", "bias"):
+            arrays[f"layer{k}.{name}"] = getattr(layer, name)
+        return {"type": "BatchNorm", "eps": layer.eps}
     return {"type": type(layer).__name__}
 
 
-def save_npz(net: Sequential, path) -> None:
-    """Save ``net`` as an ``.npz`` archive (arrays plus JSON architecture; no pickle)."""
+def save_npz(net: Graph, path) -> None:
+    """Save ``net`` (a Sequential or Graph) as an ``.npz`` archive (arrays plus JSON architecture; no pickle)."""
     arrays = {}
     records = [_layer_record(k, layer, arrays) for k, layer in enumerate(net.layers)]
     arch = {"format": _FORMAT, "input_shape": list(net.input_shape), "layers": records}
+    if not net.is_chain:
+        arch["inputs"] = [list(ins) for ins in net.inputs]
     np.savez(path, __architecture__=np.array(json.dumps(arch)), **arrays)
 
 
-def from_npz(path, input_shape=None) -> Sequential:
+def from_npz(path, input_shape=None) -> Graph:
     """Load an ANN from ``.npz``.
 
     Two layouts are accepted:
@@ -118,14 +128,25 @@ def _from_architecture(contents, path, input_shape):
                 layers.append(Dense(w, b))
             else:
                 layers.append(Conv2d(w, b, stride=tuple(rec.get("stride", (1, 1))), padding=tuple(rec.get("padding", (0, 0)))))
-        elif kind == "AvgPool2d":
-            layers.append(AvgPool2d(tuple(rec["kernel_size"]), tuple(rec["stride"]), tuple(rec.get("padding", (0, 0)))))
+        elif kind in ("AvgPool2d", "MaxPool2d"):
+            pool = AvgPool2d if kind == "AvgPool2d" else MaxPool2d
+            layers.append(pool(tuple(rec["kernel_size"]), tuple(rec["stride"]), tuple(rec.get("padding", (0, 0)))))
+        elif kind == "BatchNorm":
+            try:
+                stats = [contents[f"layer{k}.{name}"] for name in ("mean", "var", "weight", "bias")]
+            except KeyError as exc:
+                raise NeuroconvError(f"{os.fspath(path)!r}: layer {k} (BatchNorm) is missing array {exc}.") from None
+            layers.append(BatchNorm(*stats, eps=float(rec.get("eps", 1e-5))))
+        elif kind == "Add":
+            layers.append(Add())
         elif kind == "Flatten":
             layers.append(Flatten())
         elif kind == "ReLU":
-            layers.append(ReLU())
+            layers.append(ReLU(contents.get(f"layer{k}.threshold"), rec.get("levels")))
         else:
             raise NeuroconvError(f"{os.fspath(path)!r}: layer {k} has unknown type {kind!r}.")
+    if "inputs" in arch:
+        return Graph(layers, input_shape=tuple(shape), inputs=arch["inputs"])
     return Sequential(layers, input_shape=tuple(shape))
 
 

@@ -9,14 +9,15 @@ and ``forward(x)`` on a batch ``(batch, *input_shape)`` (the ANN baseline).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence as _Seq
 
 import numpy as np
 
 from ..errors import NeuroconvError
 
-__all__ = ["Dense", "Conv2d", "AvgPool2d", "Flatten", "ReLU", "Sequential", "Layer"]
+__all__ = ["Dense", "Conv2d", "AvgPool2d", "MaxPool2d", "BatchNorm", "Add", "Flatten", "ReLU", "Graph", "Sequential",
+           "Layer", "fold_batchnorm"]
 
 
 def _as_finite_array(value, what: str, ndim: int) -> np.ndarray:
@@ -158,19 +159,146 @@ class Flatten:
         return x.reshape(x.shape[0], -1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ReLU:
-    """Rectified linear unit; in the SNN it marks the end of a spiking layer."""
+    """Rectified linear unit; in the SNN it marks the end of a spiking layer.
+
+    With ``threshold`` (a trained clip level, scalar or one per channel) it is the clipped
+    ReLU ``clip(x, 0, threshold)``; with ``levels`` L as well, the quantised clip-floor-shift
+    activation ``threshold * clip(floor(x * L / threshold + 1/2), 0, L) / L`` (QCFS). These
+    come from ANNs trained with :mod:`neuroconv.training`; calibration then takes
+    ``threshold`` as the layer's threshold instead of an activation statistic.
+    """
+
+    threshold: object = None
+    levels: int | None = None
+
+    def __post_init__(self):
+        if self.threshold is not None:
+            lam = _as_finite_array(np.atleast_1d(self.threshold), "ReLU.threshold", 1)
+            if not np.all(lam > 0):
+                raise NeuroconvError(f"ReLU.threshold must be > 0, got {self.threshold!r}.")
+            object.__setattr__(self, "threshold", lam)
+        if self.levels is not None:
+            if self.threshold is None:
+                raise NeuroconvError("ReLU(levels=...) quantises between 0 and a threshold: give threshold too.")
+            if isinstance(self.levels, bool) or not isinstance(self.levels, (int, np.integer)) or self.levels < 1:
+                raise NeuroconvError(f"ReLU.levels must be a positive int, got {self.levels!r}.")
+            object.__setattr__(self, "levels", int(self.levels))
 
     def output_shape(self, input_shape: tuple) -> tuple:
+        if self.threshold is not None and self.threshold.size not in (1, input_shape[0]):
+            raise NeuroconvError(f"ReLU.threshold has {self.threshold.size} values; the input {tuple(input_shape)} "
+                                 f"has {input_shape[0]} channels (give one value, or one per channel).")
         return tuple(input_shape)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return np.maximum(x, 0.0)
+        if self.threshold is None:
+            return np.maximum(x, 0.0)
+        lam = self.threshold.reshape((1, -1) + (1,) * (x.ndim - 2)) if self.threshold.size > 1 else self.threshold[0]
+        if self.levels is None:
+            return np.clip(x, 0.0, lam)
+        return np.clip(np.floor(x * self.levels / lam + 0.5), 0, self.levels) * lam / self.levels
 
 
-Layer = Dense | Conv2d | AvgPool2d | Flatten | ReLU
-_LAYER_TYPES = (Dense, Conv2d, AvgPool2d, Flatten, ReLU)
+@dataclass(frozen=True)
+class MaxPool2d:
+    """Max pooling over ``kernel_size`` windows (padding never wins: it counts as -inf, as in PyTorch).
+
+    In the SNN it becomes a relay population that fires whenever the running maximum of its
+    window's spike counts grows (see :mod:`neuroconv.conversion`); it must sit next to a ReLU.
+    """
+
+    kernel_size: int | tuple
+    stride: int | tuple | None = None
+    padding: int | tuple = 0
+
+    def __post_init__(self):
+        k = _pair(self.kernel_size, "MaxPool2d.kernel_size", 1)
+        object.__setattr__(self, "kernel_size", k)
+        object.__setattr__(self, "stride", k if self.stride is None else _pair(self.stride, "MaxPool2d.stride", 1))
+        object.__setattr__(self, "padding", _pair(self.padding, "MaxPool2d.padding", 0))
+        if any(2 * p > kk for p, kk in zip(self.padding, k)):
+            raise NeuroconvError(f"MaxPool2d padding {self.padding} must be at most half the kernel {k} (as in PyTorch).")
+
+    output_shape = AvgPool2d.output_shape
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.padding[0] or self.padding[1]:
+            x = np.pad(x, ((0, 0), (0, 0), (self.padding[0],) * 2, (self.padding[1],) * 2), constant_values=-np.inf)
+        return _windows(x, self.kernel_size, self.stride, (0, 0)).max(axis=(-2, -1))
+
+
+@dataclass(frozen=True, eq=False)
+class BatchNorm:
+    """Batch normalisation in inference mode, per channel (axis 0 of the sample shape):
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``.
+
+    Importers fold it into the Dense/Conv2d before it where they can (:func:`fold_batchnorm`);
+    otherwise it stays a per-channel affine map, which the converter composes into the synapses.
+    """
+
+    mean: np.ndarray
+    var: np.ndarray
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    eps: float = 1e-5
+
+    def __post_init__(self):
+        mean = _as_finite_array(self.mean, "BatchNorm.mean", 1)
+        var = _as_finite_array(self.var, "BatchNorm.var", 1)
+        n = mean.shape[0]
+        weight = np.ones(n) if self.weight is None else _as_finite_array(self.weight, "BatchNorm.weight", 1)
+        bias = np.zeros(n) if self.bias is None else _as_finite_array(self.bias, "BatchNorm.bias", 1)
+        for what, arr in (("var", var), ("weight", weight), ("bias", bias)):
+            if arr.shape != (n,):
+                raise NeuroconvError(f"BatchNorm.{what} has shape {arr.shape}, expected ({n},) like BatchNorm.mean.")
+        if not float(self.eps) > 0 or np.any(var + float(self.eps) <= 0):
+            raise NeuroconvError(f"BatchNorm: var + eps must be > 0 (eps={self.eps!r}).")
+        for name, arr in (("mean", mean), ("var", var), ("weight", weight), ("bias", bias)):
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+        object.__setattr__(self, "eps", float(self.eps))
+
+    @property
+    def scale(self) -> np.ndarray:
+        """Per-channel factor of the affine map."""
+        return self.weight / np.sqrt(self.var + self.eps)
+
+    @property
+    def shift(self) -> np.ndarray:
+        """Per-channel offset of the affine map."""
+        return self.bias - self.mean * self.scale
+
+    def output_shape(self, input_shape: tuple) -> tuple:
+        if not input_shape or input_shape[0] != self.mean.shape[0]:
+            raise NeuroconvError(f"BatchNorm over {self.mean.shape[0]} channels got input shape {tuple(input_shape)}.")
+        return tuple(input_shape)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        extra = (1,) * (x.ndim - 2)
+        return x * self.scale.reshape((-1,) + extra) + self.shift.reshape((-1,) + extra)
+
+
+@dataclass(frozen=True)
+class Add:
+    """Element-wise sum of two or more inputs of the same shape (the join of a residual block)."""
+
+    def output_shape(self, *input_shapes) -> tuple:
+        if len(input_shapes) < 2:
+            raise NeuroconvError(f"Add needs at least two inputs, got {len(input_shapes)}.")
+        if len({tuple(s) for s in input_shapes}) != 1:
+            raise NeuroconvError(f"Add inputs must have the same shape, got {[tuple(s) for s in input_shapes]}.")
+        return tuple(input_shapes[0])
+
+    def forward(self, *xs: np.ndarray) -> np.ndarray:
+        return sum(xs[1:], xs[0])
+
+
+Layer = Dense | Conv2d | AvgPool2d | MaxPool2d | BatchNorm | Add | Flatten | ReLU
+_LAYER_TYPES = (Dense, Conv2d, AvgPool2d, MaxPool2d, BatchNorm, Add, Flatten, ReLU)
+#: Layers that are affine maps of their input(s): they compose into synapses.
+LINEAR_TYPES = (Dense, Conv2d, AvgPool2d, BatchNorm, Add, Flatten)
 
 
 def _windows(x, kernel, stride, padding):
@@ -180,48 +308,76 @@ def _windows(x, kernel, stride, padding):
     return win[:, :, :: stride[0], :: stride[1]]
 
 
-@dataclass(frozen=True, eq=False)
-class Sequential:
-    """A feed-forward ANN: ``layers`` applied in order to inputs of ``input_shape``.
+class Graph:
+    """A feed-forward ANN as a directed acyclic graph of layers, applied to inputs of ``input_shape``.
 
-    Shapes are inferred and checked on construction; ``shapes[k]`` is the shape after
-    layer ``k`` (``shapes[-1]`` is the output shape).
+    ``inputs[k]`` lists the nodes that feed layer ``k``: earlier layer indices, or ``-1`` for
+    the network input. Layers are in topological order, the last one is the output, and every
+    other layer must be used. ``shapes[k]`` is the shape after layer ``k``. A residual block::
+
+        Graph([Conv2d(...), ReLU(), Conv2d(...), Add(), ReLU()], input_shape=(c, h, w),
+              inputs=[(-1,), (0,), (1,), (2, -1), (3,)])
+
+    :class:`Sequential` is the chain ``inputs[k] = (k - 1,)``.
     """
 
-    layers: tuple
-    input_shape: tuple
-    shapes: tuple = field(init=False, repr=False)
-
-    def __init__(self, layers: _Seq, input_shape):
+    def __init__(self, layers: _Seq, input_shape, inputs=None):
         layers = tuple(layers)
         if not layers:
-            raise NeuroconvError("Sequential needs at least one layer.")
+            raise NeuroconvError(f"{type(self).__name__} needs at least one layer.")
         try:
             shape = tuple(int(s) for s in (input_shape if np.iterable(input_shape) else (input_shape,)))
         except (TypeError, ValueError):
             raise NeuroconvError(f"input_shape must be a tuple of positive ints, got {input_shape!r}.") from None
         if not shape or any(s < 1 for s in shape):
             raise NeuroconvError(f"input_shape must be a tuple of positive ints, got {input_shape!r}.")
+        inputs = tuple((k - 1,) for k in range(len(layers))) if inputs is None else _check_inputs(inputs, len(layers))
         shapes = []
-        current = shape
         for k, layer in enumerate(layers):
             if not isinstance(layer, _LAYER_TYPES):
                 raise NeuroconvError(
-                    f"layer {k} is a {type(layer).__name__}, which neuroconv.ann does not know; "
-                    "use Dense, Conv2d, AvgPool2d, Flatten or ReLU."
+                    f"layer {k} is a {type(layer).__name__}, which neuroconv.ann does not know; use "
+                    + ", ".join(t.__name__ for t in _LAYER_TYPES) + "."
                 )
+            if isinstance(layer, Add) != (len(inputs[k]) > 1):
+                raise NeuroconvError(f"layer {k} ({type(layer).__name__}) has {len(inputs[k])} input(s); "
+                                     "Add takes two or more, every other layer exactly one.")
             try:
-                current = layer.output_shape(current)
+                shapes.append(layer.output_shape(*[shape if i < 0 else shapes[i] for i in inputs[k]]))
             except NeuroconvError as exc:
                 raise NeuroconvError(f"layer {k} ({type(layer).__name__}): {exc}") from None
-            shapes.append(current)
-        object.__setattr__(self, "layers", layers)
-        object.__setattr__(self, "input_shape", shape)
-        object.__setattr__(self, "shapes", tuple(shapes))
+        used = {i for ins in inputs for i in ins}
+        unused = [k for k in range(len(layers) - 1) if k not in used]
+        if unused:
+            raise NeuroconvError(f"layer(s) {unused} feed no other layer; the last layer is the output, "
+                                 "so every other layer must be an input of a later one.")
+        self.layers = layers
+        self.inputs = inputs
+        self.input_shape = shape
+        self.shapes = tuple(shapes)
+
+    def __setattr__(self, name, value):
+        if name in self.__dict__:
+            raise AttributeError(f"{type(self).__name__} is immutable; build a new one.")
+        object.__setattr__(self, name, value)
+
+    def __repr__(self):
+        body = ", ".join(f"{k}: {type(l).__name__}{list(self.inputs[k]) if self.inputs[k] != (k - 1,) else ''}"
+                         for k, l in enumerate(self.layers))
+        return f"{type(self).__name__}(input_shape={self.input_shape}, [{body}])"
 
     @property
     def output_shape(self) -> tuple:
         return self.shapes[-1]
+
+    @property
+    def is_chain(self) -> bool:
+        """True when every layer takes the previous one's output (a plain sequence)."""
+        return all(ins == (k - 1,) for k, ins in enumerate(self.inputs))
+
+    def consumers(self, k: int) -> list[int]:
+        """The layers that take layer ``k``'s output (``k = -1``: the network input)."""
+        return [j for j, ins in enumerate(self.inputs) if k in ins]
 
     def __len__(self):
         return len(self.layers)
@@ -254,14 +410,84 @@ class Sequential:
 
     def forward(self, x, return_activations: bool = False):
         """The ANN's output on ``x``; with ``return_activations`` also every layer's output."""
-        out = self.check_input(x)
+        x = self.check_input(x)
         acts = []
-        for layer in self.layers:
-            out = layer.forward(out)
-            acts.append(out)
-        return (out, acts) if return_activations else out
+        for layer, ins in zip(self.layers, self.inputs):
+            acts.append(layer.forward(*[x if i < 0 else acts[i] for i in ins]))
+        return (acts[-1], acts) if return_activations else acts[-1]
 
     def predict(self, x) -> np.ndarray:
         """The ANN's class predictions: argmax of the flattened output."""
         out = self.forward(x)
         return np.argmax(out.reshape(out.shape[0], -1), axis=1)
+
+
+class Sequential(Graph):
+    """A feed-forward chain: ``layers`` applied in order to inputs of ``input_shape``."""
+
+    def __init__(self, layers: _Seq, input_shape):
+        super().__init__(layers, input_shape)
+
+
+def _check_inputs(inputs, n: int) -> tuple:
+    try:
+        inputs = tuple(tuple(int(i) for i in (ins if np.iterable(ins) else (ins,))) for ins in inputs)
+    except (TypeError, ValueError):
+        raise NeuroconvError(f"inputs must be one tuple of node indices per layer, got {inputs!r}.") from None
+    if len(inputs) != n:
+        raise NeuroconvError(f"inputs has {len(inputs)} entries for {n} layers.")
+    for k, ins in enumerate(inputs):
+        if not ins or any(not -1 <= i < k for i in ins):
+            raise NeuroconvError(f"inputs[{k}] = {ins}: each layer takes one or more earlier layers "
+                                 f"(indices -1 ... {k - 1}; -1 is the network input), in topological order.")
+    return inputs
+
+
+def rebuild(graph: Graph, layers: dict, bypass=()) -> Graph:
+    """A copy of ``graph`` with ``layers[k]`` replacing layer ``k`` and the layers in ``bypass``
+    removed (their consumers read their input instead). Returns a :class:`Sequential` when the
+    result is a chain."""
+    bypass = set(bypass)
+    new_index, kept, new_inputs = {-1: -1}, [], []
+
+    def source(i):
+        while i in bypass:
+            i = graph.inputs[i][0]
+        return new_index[i]
+
+    for k, layer in enumerate(graph.layers):
+        if k in bypass:
+            continue
+        new_index[k] = len(kept)
+        kept.append(layers.get(k, layer))
+        new_inputs.append(tuple(source(i) for i in graph.inputs[k]))
+    if all(ins == (k - 1,) for k, ins in enumerate(new_inputs)):
+        return Sequential(kept, graph.input_shape)
+    return Graph(kept, graph.input_shape, new_inputs)
+
+
+def fold_batchnorm(graph: Graph) -> Graph:
+    """Fold every BatchNorm into the Dense/Conv2d before it, where that layer feeds nothing else.
+
+    The folded network computes the same function (to float rounding); BatchNorm layers that
+    cannot be folded stay, as per-channel affine maps.
+    """
+    replace, bypass = {}, []
+    for k, layer in enumerate(graph.layers):
+        if not isinstance(layer, BatchNorm):
+            continue
+        (src,) = graph.inputs[k]
+        prev = replace.get(src, graph.layers[src]) if src >= 0 else None
+        if not isinstance(prev, (Dense, Conv2d)) or graph.consumers(src) != [k]:
+            continue
+        scale, shift = layer.scale, layer.shift
+        weight = prev.weight * scale.reshape((-1,) + (1,) * (prev.weight.ndim - 1))
+        bias = prev.bias * scale + shift
+        if isinstance(prev, Dense):
+            replace[src] = Dense(weight, bias)
+        else:
+            replace[src] = Conv2d(weight, bias, stride=prev.stride, padding=prev.padding)
+        bypass.append(k)
+    if not bypass:
+        return graph
+    return rebuild(graph, replace, bypass)

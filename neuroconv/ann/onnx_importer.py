@@ -1,0 +1,289 @@
+"""ONNX models into the ANN description (extra ``onnx``; no onnxruntime needed).
+
+The file is parsed as protobuf by the ``onnx`` package, which runs no code from it. Each
+node is converted by :data:`ONNX_CONVERTERS` (by ``op_type``); initializers and
+``Constant`` nodes provide the weights. BatchNormalization is folded into the Conv/Gemm
+before it; Dropout and Identity disappear; ``Add`` of a constant becomes the bias of the
+layer before it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import NeuroconvError
+from .layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, MaxPool2d, ReLU, fold_batchnorm
+
+__all__ = ["from_onnx", "ONNX_CONVERTERS", "BYPASS"]
+
+BYPASS = "bypass"
+#: op_type -> ``converter(node, attrs, tensors, constants, input_shape) -> layer | BYPASS``;
+#: ``tensors`` are the names of the node's data inputs, ``constants`` maps names to arrays.
+ONNX_CONVERTERS: dict = {}
+
+
+def _op(*names):
+    def wrap(fn):
+        for name in names:
+            ONNX_CONVERTERS[name] = fn
+        return fn
+    return wrap
+
+
+def _fail(node, why, fix="replace the layer or re-export the model"):
+    raise NeuroconvError(f"ONNX node '{node.name}' ({node.op_type}): {why}; {fix}.")
+
+
+def _const(node, constants, name, what):
+    if name not in constants:
+        _fail(node, f"its {what} ('{name}') is not a constant initializer", "export with constant weights")
+    return constants[name]
+
+
+def _pads(node, attrs):
+    pads = list(attrs.get("pads", [0, 0, 0, 0]))
+    if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET") or pads[:2] != pads[2:]:
+        _fail(node, f"asymmetric or automatic padding (pads={pads}, auto_pad={attrs.get('auto_pad')})",
+              "use explicit symmetric padding")
+    if any(d != 1 for d in attrs.get("dilations", [1, 1])):
+        _fail(node, "dilation is not supported")
+    return tuple(pads[:2])
+
+
+@_op("Gemm")
+def _gemm(node, attrs, tensors, constants, shape):
+    if attrs.get("transA", 0):
+        _fail(node, "transA=1 is not supported")
+    b = _const(node, constants, node.input[1], "weight")
+    weight = (b if attrs.get("transB", 0) else b.T) * attrs.get("alpha", 1.0)
+    bias = None
+    if len(node.input) > 2 and node.input[2]:
+        bias = np.broadcast_to(_const(node, constants, node.input[2], "bias") * attrs.get("beta", 1.0), weight.shape[:1])
+    return Dense(weight, bias)
+
+
+@_op("MatMul")
+def _matmul(node, attrs, tensors, constants, shape):
+    if node.input[1] not in constants:
+        _fail(node, "only a product with a constant matrix converts")
+    return Dense(constants[node.input[1]].T)
+
+
+@_op("Conv")
+def _conv(node, attrs, tensors, constants, shape):
+    if attrs.get("group", 1) != 1:
+        _fail(node, f"group={attrs['group']} is not supported", "use group=1")
+    weight = _const(node, constants, node.input[1], "weight")
+    bias = constants[node.input[2]] if len(node.input) > 2 and node.input[2] else None
+    return Conv2d(weight, bias, stride=tuple(attrs.get("strides", [1, 1])), padding=_pads(node, attrs))
+
+
+@_op("BatchNormalization")
+def _batchnorm(node, attrs, tensors, constants, shape):
+    scale, bias, mean, var = (_const(node, constants, n, w) for n, w in
+                              zip(node.input[1:5], ("scale", "bias", "mean", "variance")))
+    return BatchNorm(mean, var, scale, bias, attrs.get("epsilon", 1e-5))
+
+
+@_op("Relu")
+def _relu(node, attrs, tensors, constants, shape):
+    return ReLU()
+
+
+@_op("MaxPool")
+def _maxpool(node, attrs, tensors, constants, shape):
+    if attrs.get("ceil_mode", 0) or len(node.output) > 1 and node.output[1]:
+        _fail(node, "ceil_mode and the Indices output are not supported")
+    kernel = tuple(attrs["kernel_shape"])
+    return MaxPool2d(kernel, tuple(attrs.get("strides", kernel)), _pads(node, attrs))
+
+
+@_op("AveragePool")
+def _avgpool(node, attrs, tensors, constants, shape):
+    padding = _pads(node, attrs)
+    if attrs.get("ceil_mode", 0) or (any(padding) and not attrs.get("count_include_pad", 0)):
+        _fail(node, "ceil_mode and padding excluded from the average are not supported",
+              "use count_include_pad=1 (PyTorch's default) or no padding")
+    kernel = tuple(attrs["kernel_shape"])
+    return AvgPool2d(kernel, tuple(attrs.get("strides", kernel)), padding)
+
+
+@_op("GlobalAveragePool")
+def _global_avg(node, attrs, tensors, constants, shape):
+    return AvgPool2d(tuple(shape[1:]), tuple(shape[1:]))
+
+
+@_op("Flatten")
+def _flatten(node, attrs, tensors, constants, shape):
+    if attrs.get("axis", 1) != 1:
+        _fail(node, f"axis={attrs['axis']}", "flatten from axis 1 (keep the batch axis)")
+    return Flatten()
+
+
+@_op("Reshape")
+def _reshape(node, attrs, tensors, constants, shape):
+    target = [int(v) for v in _const(node, constants, node.input[1], "target shape")]
+    if len(target) == 2 and target[1] in (-1, int(np.prod(shape))):
+        return Flatten()
+    _fail(node, f"reshape to {target}", "only a flatten to (batch, -1) converts")
+
+
+@_op("Add", "Sum")
+def _add(node, attrs, tensors, constants, shape):
+    if len(tensors) < 2:
+        return "bias"  # handled by the importer: added to the layer before
+    return Add()
+
+
+@_op("Dropout", "Identity")
+def _bypass(node, attrs, tensors, constants, shape):
+    return BYPASS
+
+
+def _attributes(node) -> dict:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def from_onnx(model, input_shape=None) -> Graph:
+    """Import an ONNX model (a path or an ``onnx.ModelProto``) as a :class:`~neuroconv.ann.Graph`.
+
+    ``input_shape`` (one sample, no batch axis) defaults to the model's declared input shape.
+    """
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        raise NeuroconvError("from_onnx needs the onnx package: pip install 'brian2-neuroconv[onnx]'.") from None
+    if isinstance(model, (str, os.PathLike)):
+        if not os.path.exists(model):
+            raise NeuroconvError(f"ONNX file {os.fspath(model)!r} does not exist.")
+        try:
+            model = onnx.load(os.fspath(model))
+        except Exception as exc:  # protobuf DecodeError and friends
+            raise NeuroconvError(f"cannot parse {os.fspath(model)!r} as ONNX ({type(exc).__name__}: {exc}).") from None
+    if not isinstance(model, onnx.ModelProto):
+        raise NeuroconvError(f"from_onnx expects a file path or onnx.ModelProto, got {type(model).__name__}.")
+    graph = model.graph
+    constants = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in constants]
+    if len(inputs) != 1 or len(graph.output) != 1:
+        raise NeuroconvError(f"the ONNX graph has {len(inputs)} data inputs and {len(graph.output)} outputs; "
+                             "neuroconv networks have one of each.")
+    if input_shape is None:
+        dims = [d.dim_value for d in inputs[0].type.tensor_type.shape.dim][1:]
+        if not dims or any(d < 1 for d in dims):
+            raise NeuroconvError(f"the ONNX input '{inputs[0].name}' has no fixed sample shape ({dims}); "
+                                 "pass input_shape=(...).")
+        input_shape = tuple(dims)
+    shape0 = tuple(int(s) for s in input_shape)
+    layers, layer_inputs, shapes = [], [], []
+    env = {inputs[0].name: -1}
+    expanded = {}  # tensor name -> axes an Unsqueeze added (undone by a Squeeze; Dropout1d exports so)
+
+    def shape_of(i):
+        return shape0 if i < 0 else shapes[i]
+
+    for node in graph.node:
+        if node.op_type == "Constant":
+            constants[node.output[0]] = numpy_helper.to_array(_attributes(node)["value"]).astype(np.float64)
+            continue
+        tensors = [name for name in node.input if name in env]
+        if node.op_type == "Shape" and tensors:
+            constants[node.output[0]] = np.array((1,) + tuple(shape_of(env[tensors[0]])), dtype=np.float64)
+            continue
+        if not tensors:
+            # shape arithmetic on constants (e.g. x.view(x.size(0), -1) exported unfolded)
+            constants[node.output[0]] = _fold_constant(node, constants)
+            continue
+        if node.op_type in ("Unsqueeze", "Squeeze"):
+            _squeeze_pair(node, tensors[0], env, expanded, constants)
+            continue
+        if expanded.get(tensors[0]) and node.op_type not in ("Dropout", "Identity"):
+            _fail(node, "it acts on an unsqueezed tensor", "only Unsqueeze -> Dropout -> Squeeze round trips convert")
+        converter = ONNX_CONVERTERS.get(node.op_type)
+        if converter is None:
+            raise NeuroconvError(
+                f"ONNX node '{node.name}' has op_type {node.op_type}, which has no converter; supported: "
+                f"{', '.join(sorted(ONNX_CONVERTERS))}. Replace the layer, or add a converter to "
+                "neuroconv.ann.onnx_importer.ONNX_CONVERTERS.")
+        src = env[tensors[0]]
+        layer = converter(node, _attributes(node), tensors, constants, shape_of(src))
+        if layer == BYPASS:
+            env[node.output[0]] = src
+            expanded[node.output[0]] = expanded.get(tensors[0])
+            continue
+        if layer == "bias":
+            layers[src] = _with_bias(node, layers, layer_inputs, src, constants)
+            env[node.output[0]] = src
+            continue
+        ins = tuple(env[t] for t in tensors) if isinstance(layer, Add) else (src,)
+        layers.append(layer)
+        layer_inputs.append(ins)
+        try:
+            shapes.append(layer.output_shape(*[shape_of(i) for i in ins]))
+        except NeuroconvError as exc:
+            raise NeuroconvError(f"ONNX node '{node.name}' ({node.op_type}): {exc} (input_shape={shape0})") from None
+        env[node.output[0]] = len(layers) - 1
+    if not layers or env.get(graph.output[0].name) != len(layers) - 1:
+        raise NeuroconvError("the ONNX graph's output is not its last layer; neuroconv needs the output last.")
+    return fold_batchnorm(Graph(layers, shape0, layer_inputs))
+
+
+def _fold_constant(node, constants):
+    """Evaluate a node whose inputs are all constants (the few ops shape computations use)."""
+    attrs = _attributes(node)
+    try:
+        args = [constants[name] for name in node.input if name]
+    except KeyError:
+        _fail(node, "it takes no tensor from the data path")
+    if node.op_type in ("Unsqueeze", "Squeeze"):
+        axes = attrs.get("axes", args[1].astype(int).tolist() if len(args) > 1 else None)
+        fn = np.expand_dims if node.op_type == "Unsqueeze" else np.squeeze
+        return fn(args[0], tuple(axes)) if axes is not None else np.squeeze(args[0])
+    if node.op_type == "Concat":
+        return np.concatenate([np.atleast_1d(a) for a in args], axis=attrs.get("axis", 0))
+    if node.op_type == "Gather":
+        return np.take(args[0], args[1].astype(int), axis=attrs.get("axis", 0))
+    if node.op_type in ("Cast", "Identity"):
+        return args[0]
+    if node.op_type == "Transpose":
+        return np.transpose(args[0], attrs.get("perm"))
+    _fail(node, "it computes on constants only, with an op neuroconv does not evaluate",
+          "export with constant folding (torch.onnx.export(..., do_constant_folding=True))")
+
+
+def _squeeze_pair(node, name, env, expanded, constants):
+    """Data-path Unsqueeze/Squeeze: allowed only as a pair that restores the shape."""
+    attrs = _attributes(node)
+    axes = attrs.get("axes")
+    if axes is None and len(node.input) > 1 and node.input[1] in constants:
+        axes = constants[node.input[1]].astype(int).tolist()
+    axes = tuple(axes) if axes is not None else None
+    if node.op_type == "Unsqueeze" and not expanded.get(name):
+        expanded[node.output[0]] = axes
+    elif node.op_type == "Squeeze" and expanded.get(name) == axes:
+        expanded[node.output[0]] = None
+    else:
+        _fail(node, "Unsqueeze/Squeeze on the data path convert only as a pair that restores the shape")
+    env[node.output[0]] = env[name]
+
+
+def _with_bias(node, layers, layer_inputs, src, constants):
+    """``Add(x, constant)`` after a Dense/Conv2d (MatMul + Add): the constant joins that layer's bias."""
+    const = [constants[n] for n in node.input if n in constants]
+    prev = layers[src] if src >= 0 else None
+    used_elsewhere = any(src in ins for ins in layer_inputs)
+    if len(const) != 1 or not isinstance(prev, (Dense, Conv2d)) or used_elsewhere:
+        _fail(node, "an Add of a constant converts only right after a Gemm/MatMul/Conv as its bias")
+    n_out = prev.weight.shape[0]
+    value = const[0].reshape(-1) if const[0].size in (1, n_out) else None
+    if value is None:
+        _fail(node, f"the constant of shape {const[0].shape} is not a per-output bias")
+    bias = prev.bias + np.broadcast_to(value, (n_out,))
+    if isinstance(prev, Dense):
+        return Dense(prev.weight, bias)
+    return Conv2d(prev.weight, bias, stride=prev.stride, padding=prev.padding)

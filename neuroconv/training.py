@@ -1,0 +1,221 @@
+"""Conversion-friendly training in PyTorch (extra ``torch``).
+
+An ANN trained with plain ReLUs needs many timesteps after conversion: its activations are
+unbounded and continuous, while an IF layer run for T steps can only send ``0, theta/T, ...,
+theta``. Training with the activation the SNN will actually compute closes that gap:
+
+* :class:`ClipReLU`: ``clip(x, 0, lambda)`` with a trainable clip level ``lambda`` (the
+  layer's threshold after conversion, so no calibration statistic is needed);
+* :class:`QCFS`: the quantisation-clip-floor-shift activation of Bu et al. (ICLR 2022),
+  ``lambda * clip(floor(x * L / lambda + 1/2), 0, L) / L`` with L levels and a
+  straight-through gradient for ``floor``. An IF neuron with threshold ``lambda`` and
+  ``theta/2`` initial membrane (neuroconv's default ``IF(shift=True)``) run for ``T = L``
+  steps on a constant input emits exactly this many spikes.
+
+:func:`swap_activations` replaces the ReLUs of a model (``nn.ReLU`` modules and functional
+``relu`` calls, via ``torch.fx``) by one of these; :func:`fit` trains a model on arrays;
+:func:`neuroconv.ann.from_torch` imports both activations as ``ReLU(threshold, levels)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import NeuroconvError
+
+try:
+    import torch
+    from torch import nn
+except ImportError:  # pragma: no cover - the message names the extra
+    raise ImportError("neuroconv.training needs PyTorch: pip install 'brian2-neuroconv[torch]' "
+                      "(it pins torch==2.13.0).") from None
+
+__all__ = ["ClipReLU", "QCFS", "swap_activations", "calibrate_thresholds", "fit", "accuracy", "predict"]
+
+
+class _FloorSTE(torch.autograd.Function):
+    """floor in the forward pass, identity gradient in the backward pass (straight-through)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return torch.floor(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class ClipReLU(nn.Module):
+    """``clip(x, 0, threshold)`` with a trainable (or fixed) threshold, one per layer."""
+
+    def __init__(self, threshold: float = 1.0, trainable: bool = True):
+        super().__init__()
+        if not threshold > 0:
+            raise NeuroconvError(f"ClipReLU threshold must be > 0, got {threshold!r}.")
+        self.threshold = nn.Parameter(torch.tensor(float(threshold)), requires_grad=trainable)
+
+    def forward(self, x):
+        lam = self.threshold.abs() + 1e-6 if self.training else self.threshold
+        return torch.minimum(torch.relu(x), lam)
+
+    def extra_repr(self):
+        return f"threshold={float(self.threshold.detach()):.4g}"
+
+
+class QCFS(nn.Module):
+    """Quantisation-clip-floor-shift activation with ``levels`` steps between 0 and a trainable threshold."""
+
+    def __init__(self, levels: int = 8, threshold: float = 1.0, trainable: bool = True):
+        super().__init__()
+        if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
+            raise NeuroconvError(f"QCFS levels must be a positive int, got {levels!r}.")
+        if not threshold > 0:
+            raise NeuroconvError(f"QCFS threshold must be > 0, got {threshold!r}.")
+        self.levels = levels
+        self.threshold = nn.Parameter(torch.tensor(float(threshold)), requires_grad=trainable)
+
+    def forward(self, x):
+        lam = self.threshold.abs() + 1e-6 if self.training else self.threshold
+        if self.training:
+            y = _FloorSTE.apply(x * self.levels / lam + 0.5)
+        else:
+            y = torch.floor(x * self.levels / lam + 0.5)
+        return torch.clamp(y, 0, self.levels) * lam / self.levels
+
+    def extra_repr(self):
+        return f"levels={self.levels}, threshold={float(self.threshold.detach()):.4g}"
+
+
+def swap_activations(model: nn.Module, factory) -> nn.Module:
+    """A copy of ``model`` in which every ReLU (``nn.ReLU`` modules and ``relu`` calls) is ``factory()``.
+
+    ``factory`` makes one new activation module per ReLU, e.g. ``lambda: QCFS(levels=8)``.
+    Modules are swapped in place of ``nn.ReLU`` children; functional calls through a
+    ``torch.fx`` trace (the result is then a ``GraphModule``).
+    """
+    import copy
+
+    model = copy.deepcopy(model)
+    swapped = _swap_modules(model, factory)
+    functional = {torch.relu, torch.nn.functional.relu, torch.relu_}
+    try:
+        from torch import fx
+
+        traced = fx.symbolic_trace(model)
+    except Exception:  # untraceable: module swapping is all we can do
+        if not swapped:
+            raise NeuroconvError(f"{type(model).__name__} has no nn.ReLU modules and torch.fx cannot trace it; "
+                                 "replace its activations by hand.") from None
+        return model
+    calls = [n for n in traced.graph.nodes if (n.op == "call_function" and n.target in functional)
+             or (n.op == "call_method" and n.target in ("relu", "relu_"))]
+    if not calls:
+        return model
+    for k, node in enumerate(calls):
+        name = f"swapped_relu_{k}"
+        traced.add_submodule(name, factory())
+        with traced.graph.inserting_after(node):
+            new = traced.graph.call_module(name, (node.args[0],))
+        node.replace_all_uses_with(new)
+        traced.graph.erase_node(node)
+    traced.recompile()
+    return traced
+
+
+def calibrate_thresholds(model: nn.Module, x, q: float = 99.9, batch_size: int = 1000) -> int:
+    """Set the threshold of every ClipReLU/QCFS in ``model`` to the ``q``-th percentile of its
+    input on ``x`` (a starting point for fine-tuning a model whose ReLUs were just swapped).
+    Returns the number of activations set."""
+    acts = [m for m in model.modules() if isinstance(m, (ClipReLU, QCFS))]
+    seen = {id(m): [] for m in acts}
+    hooks = [m.register_forward_hook(lambda m, inp, out: seen[id(m)].append(inp[0].detach().flatten()))
+             for m in acts]
+    model.eval()
+    try:
+        with torch.no_grad():
+            for start in range(0, len(x), batch_size):
+                model(_tensor(x[start:start + batch_size]))
+    finally:
+        for h in hooks:
+            h.remove()
+    for m in acts:
+        values = torch.cat(seen[id(m)]).numpy()
+        positive = values[values > 0]
+        level = float(np.percentile(positive, q)) if positive.size else 1.0
+        with torch.no_grad():
+            m.threshold.fill_(max(level, 1e-3))
+    return len(acts)
+
+
+def _swap_modules(module, factory) -> int:
+    count = 0
+    for name, child in module.named_children():
+        if type(child) is nn.ReLU:
+            setattr(module, name, factory())
+            count += 1
+        else:
+            count += _swap_modules(child, factory)
+    return count
+
+
+def _tensor(x):
+    return torch.as_tensor(np.asarray(x), dtype=torch.float32)
+
+
+def fit(model: nn.Module, x, y, epochs: int = 5, lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 0.0,
+        seed: int = 0, progress: bool = True, x_val=None, y_val=None) -> dict:
+    """Train ``model`` in place on arrays ``x`` (n, ...) and integer labels ``y`` with Adam and
+    cross-entropy (cosine learning-rate decay); reproducible on CPU for a given ``seed``.
+
+    Returns the history: training loss per epoch, and validation accuracy when ``x_val`` is given.
+    """
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(seed)
+    x_t, y_t = _tensor(x), torch.as_tensor(np.asarray(y), dtype=torch.long)
+    if x_t.shape[0] != y_t.shape[0]:
+        raise NeuroconvError(f"x has {x_t.shape[0]} samples, y {y_t.shape[0]}.")
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    steps = epochs * math.ceil(len(x_t) / batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(steps, 1))
+    generator = torch.Generator().manual_seed(seed)
+    history = {"loss": [], "val_accuracy": []}
+    bar = tqdm(total=steps, desc="training", disable=not progress, unit="batch")
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(x_t), generator=generator)
+        total = 0.0
+        for start in range(0, len(x_t), batch_size):
+            idx = order[start:start + batch_size]
+            loss = nn.functional.cross_entropy(model(x_t[idx]), y_t[idx])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += loss.item() * len(idx)
+            bar.update(1)
+        history["loss"].append(total / len(x_t))
+        if x_val is not None:
+            history["val_accuracy"].append(accuracy(model, x_val, y_val))
+        bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
+    bar.close()
+    model.eval()
+    return history
+
+
+def predict(model: nn.Module, x, batch_size: int = 1000) -> np.ndarray:
+    """Class predictions of ``model`` (in eval mode) on ``x``."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            out.append(model(_tensor(x[start:start + batch_size])).argmax(1).numpy())
+    return np.concatenate(out)
+
+
+def accuracy(model: nn.Module, x, y) -> float:
+    """Fraction of ``x`` that ``model`` classifies as ``y``."""
+    return float(np.mean(predict(model, x) == np.asarray(y)))
+
