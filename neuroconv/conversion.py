@@ -224,7 +224,8 @@ def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_d
         Simulation length T of IF networks, phase length T of TPP networks (default 32).
         Not used with ``OneSpike``.
     calibration_data : array (n, *input_shape), optional
-        Sample inputs for threshold balancing (each spiking layer's scale is its
+        Not needed when every ReLU carries a trained ``threshold`` (QCFS/ClipReLU training,
+        NIR files): those are the thresholds. Otherwise: sample inputs for threshold balancing (each spiking layer's scale is its
         ``method`` activation statistic: the IF threshold, or One-Spike's ``M``).
     thresholds : list, optional
         Explicit scales on the ANN activation scale, one entry per spiking layer
@@ -275,6 +276,10 @@ def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_d
         neuron = dataclasses.replace(neuron, timesteps=phase)
         timesteps = n_thresholds * phase
     timesteps = _check_timesteps(32 if timesteps is None else timesteps)
+    trained = [net.layers[node].threshold for node, _, _, kind in pops[:-1] if kind == "neuron"]
+    if thresholds is None and calibration_data is None and readout == "membrane" and trained \
+            and all(t is not None for t in trained):
+        thresholds = [t if t.size > 1 else t[0] for t in trained]  # every ReLU has a trained threshold
     if thresholds is None:
         if calibration_data is None:
             raise NeuroconvError("pass calibration_data (sample inputs) or thresholds=[...] (one per spiking layer).")

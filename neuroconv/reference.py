@@ -12,13 +12,15 @@ import numpy as np
 
 from .result import LayerSpikes
 
-__all__ = ["simulate"]
+__all__ = ["simulate", "readouts_over_time"]
 
 
-def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=None, rng=None):
+def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=None, rng=None, snapshots=None):
     """Run ``snn`` on flattened inputs ``(batch, n_in)``; ``rng`` (numpy Generator) for stochastic models.
 
     Returns ``(output, counts, spikes, output_counts, margins)``; see SimulationResult.
+    ``snapshots`` (IF only): a dict whose keys are step counts ``t <= T``; each is filled
+    with the readout after the first ``t`` steps (what a run of length ``t`` returns).
     """
     from neuroconv.equations import TPP, OneSpike
 
@@ -55,6 +57,9 @@ def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=
                 image, neuron = np.nonzero(spikes)
                 events[k].append((image, neuron, np.full(image.shape, t, dtype=np.int64)))
             sent[k] = spikes * layer.theta
+        if snapshots is not None and t + 1 in snapshots:
+            out = layers[-1]
+            snapshots[t + 1] = counts[-1] * out.theta / (t + 1) if out.spiking else v[-1] / (t + 1)
         if progress_bar is not None:
             progress_bar.update(batch / T)
     out = layers[-1]
@@ -69,6 +74,35 @@ def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=
             spikes.append(LayerSpikes.from_unsorted(*(np.concatenate([p[f] for p in parts]) for f in range(3))))
     margin_list = [margins[k] for k in hidden] if record_margin else None
     return output, [counts[k] for k in hidden], spikes, output_counts, margin_list
+
+
+def readouts_over_time(snn, x, steps, batch_size: int = 500, progress: bool = True) -> dict:
+    """IF networks: the readout after each of ``steps`` timesteps, from one reference run of
+    ``max(steps)`` steps (a run is causal: its first ``t`` steps are the run of length ``t``).
+
+    Returns ``{t: output (n, n_out)}``; ``argmax`` gives the predictions at ``t``.
+    """
+    from tqdm.auto import tqdm
+
+    from neuroconv.equations import IF
+
+    from .errors import NeuroconvError
+
+    if not isinstance(snn.neuron, IF):
+        raise NeuroconvError("readouts_over_time reads IF networks; One-Spike and TPP runs are not prefixes.")
+    steps = sorted({int(t) for t in steps})
+    if not steps or steps[0] < 1:
+        raise NeuroconvError(f"steps must be positive ints, got {steps!r}.")
+    snn = snn.with_timesteps(steps[-1])
+    x_flat = snn.ann.check_input(x).reshape(len(x), -1)
+    parts = {t: [] for t in steps}
+    with tqdm(total=len(x_flat), desc=f"reference T<={steps[-1]}", unit="img", disable=not progress) as bar:
+        for start in range(0, len(x_flat), batch_size):
+            snapshots = dict.fromkeys(steps)
+            simulate(snn, x_flat[start:start + batch_size], record_spikes=False, progress_bar=bar, snapshots=snapshots)
+            for t in steps:
+                parts[t].append(snapshots[t])
+    return {t: np.concatenate(parts[t]) for t in steps}
 
 
 def _maxpool_step(layer, source_counts, counts):

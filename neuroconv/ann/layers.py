@@ -163,7 +163,7 @@ class Flatten:
 class ReLU:
     """Rectified linear unit; in the SNN it marks the end of a spiking layer.
 
-    With ``threshold`` (a trained clip level, scalar or one per channel) it is the clipped
+    With ``threshold`` (a trained clip level: scalar, one per channel or one per neuron) it is the clipped
     ReLU ``clip(x, 0, threshold)``; with ``levels`` L as well, the quantised clip-floor-shift
     activation ``threshold * clip(floor(x * L / threshold + 1/2), 0, L) / L`` (QCFS). These
     come from ANNs trained with :mod:`neuroconv.training`; calibration then takes
@@ -187,15 +187,20 @@ class ReLU:
             object.__setattr__(self, "levels", int(self.levels))
 
     def output_shape(self, input_shape: tuple) -> tuple:
-        if self.threshold is not None and self.threshold.size not in (1, input_shape[0]):
+        if self.threshold is not None and self.threshold.size not in (1, input_shape[0], int(np.prod(input_shape))):
             raise NeuroconvError(f"ReLU.threshold has {self.threshold.size} values; the input {tuple(input_shape)} "
-                                 f"has {input_shape[0]} channels (give one value, or one per channel).")
+                                 f"has {input_shape[0]} channels (give one value, one per channel or one per neuron).")
         return tuple(input_shape)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if self.threshold is None:
             return np.maximum(x, 0.0)
-        lam = self.threshold.reshape((1, -1) + (1,) * (x.ndim - 2)) if self.threshold.size > 1 else self.threshold[0]
+        if self.threshold.size == 1:
+            lam = self.threshold[0]
+        elif self.threshold.size == int(np.prod(x.shape[1:])):
+            lam = self.threshold.reshape((1,) + x.shape[1:])
+        else:
+            lam = self.threshold.reshape((1, -1) + (1,) * (x.ndim - 2))
         if self.levels is None:
             return np.clip(x, 0.0, lam)
         return np.clip(np.floor(x * self.levels / lam + 0.5), 0, self.levels) * lam / self.levels

@@ -1,0 +1,263 @@
+"""NIR (Neuromorphic Intermediate Representation) in and out (extra ``nir``).
+
+NIR describes spiking networks in continuous time; neuroconv's IF networks run in discrete
+steps. The mapping, with one step of ``dt`` per NIR time unit (``R*I`` integrated over one
+step is ``r * I``):
+
+* a population of IF neurons with thresholds ``theta`` <-> ``nir.IF(r=1, v_threshold=theta,
+  v_reset=0)``; a max-pool relay has no NIR node and is refused;
+* the pathway from population ``s`` into ``k`` <-> ``nir.Affine(W * theta_s, b)``: NIR spikes
+  are unit events, neuroconv's carry ``theta_s``, so the weights take the presynaptic
+  threshold; the analog input enters through ``W`` unscaled, every step (a constant current);
+  several pathways into one population are several edges into its node (NIR sums them);
+* the non-spiking output layer <-> ``nir.I(r=1)`` named ``readout`` (an integrator; the
+  readout is ``v / T``), then NIR's ``Output`` node ``output``.
+
+What NIR cannot say goes into node ``metadata`` under ``"neuroconv"``: NIR's IF has a reset
+*to* ``v_reset`` only, neuroconv's default is the soft reset ``v -= theta`` (``"reset":
+"subtract"``), and the initial membrane ``theta/2`` (``"shift": true``) has no field at
+all. NIR's IF fires when ``v > v_threshold``, neuroconv when ``v >= theta``: they differ only
+on exact ties. :func:`from_nir` reads both neuroconv's files and foreign ones (``Affine``,
+``Linear``, ``Conv2d``, ``Flatten``, ``AvgPool2d``, ``IF``, ``I``/``LI`` readouts).
+
+Importing gives the ANN whose ReLUs carry the NIR thresholds (``ReLU(threshold=theta)``,
+``clip(x, 0, theta)``: the rate-coded IF neuron's activation), with ``W_ann = r_k * W_nir /
+theta_source`` so that :func:`neuroconv.convert` without calibration data rebuilds the NIR
+network. :func:`if_model` gives the matching ``IF(reset=..., shift=...)``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import NeuroconvError
+from .layers import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, ReLU
+
+__all__ = ["from_nir", "to_nir", "if_model", "MAX_DENSE_ENTRIES"]
+
+#: to_nir writes each pathway as a dense Affine matrix; larger ones are refused.
+MAX_DENSE_ENTRIES = 50_000_000
+
+
+def _nir():
+    try:
+        import nir
+    except ImportError:
+        raise NeuroconvError("NIR support needs the nir package: pip install 'brian2-neuroconv[nir]'.") from None
+    return nir
+
+
+def to_nir(snn):
+    """The converted IF network ``snn`` as a ``nir.NIRGraph`` (see the module docstring for the mapping)."""
+    from neuroconv.equations import IF
+
+    nir = _nir()
+    if not isinstance(snn.neuron, IF):
+        raise NeuroconvError(f"to_nir exports IF networks; this one has {type(snn.neuron).__name__} neurons, whose "
+                             "gated/stochastic dynamics NIR cannot express.")
+    meta = {"neuroconv": {"reset": snn.neuron.reset, "shift": bool(snn.neuron.shift), "dt_seconds": float(snn.dt),
+                          "timesteps": int(snn.timesteps), "readout": snn.readout}}
+    n_in = int(np.prod(snn.ann.input_shape))
+    nodes = {"input": nir.Input(input_type={"input": np.array([n_in])})}
+    edges = []
+    # the output population is the node "readout": NIR's Output node is called "output"
+    names = [("readout" if layer is snn.output_layer else layer.name) for layer in snn.layers]
+    for k, layer in enumerate(snn.layers):
+        if layer.kind != "neuron":
+            raise NeuroconvError(f"{layer.name} is a max-pool relay, which NIR has no node for; use AvgPool2d "
+                                 "in the ANN to export it.")
+        matrices, bias = layer.pathways
+        for p, (source, matrix) in enumerate(zip(layer.sources, matrices)):
+            if matrix.shape[0] * matrix.shape[1] > MAX_DENSE_ENTRIES:
+                raise NeuroconvError(f"the pathway into {layer.name} would be a dense {matrix.shape} Affine "
+                                     f"(over {MAX_DENSE_ENTRIES:.0e} entries); NIR export suits smaller networks.")
+            weight = matrix.toarray()
+            if source >= 0:
+                weight = weight * snn.layers[source].theta[None, :]
+            src = "input" if source < 0 else names[source]
+            name = f"{src}_to_{names[k]}"
+            nodes[name] = nir.Affine(weight, bias if p == 0 else np.zeros_like(bias))
+            edges += [(src, name), (name, names[k])]
+        ones = np.ones(layer.size)
+        if layer.spiking:
+            nodes[names[k]] = nir.IF(r=ones, v_threshold=layer.theta.copy(), v_reset=np.zeros(layer.size),
+                                     metadata=meta)
+        else:
+            nodes[names[k]] = nir.I(r=ones, metadata=meta)
+    nodes["output"] = nir.Output(output_type={"output": np.array([snn.output_layer.size])})
+    edges.append((names[-1], "output"))
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+def _topological(graph):
+    incoming = {name: [] for name in graph.nodes}
+    for a, b in graph.edges:
+        if a not in graph.nodes or b not in graph.nodes:
+            raise NeuroconvError(f"NIR edge ({a!r}, {b!r}) names a node that does not exist.")
+        incoming[b].append(a)
+    order, done = [], set()
+
+    def visit(name, stack):
+        if name in done:
+            return
+        if name in stack:
+            raise NeuroconvError(f"the NIR graph has a cycle through {name!r}; neuroconv converts feed-forward networks.")
+        for a in incoming[name]:
+            visit(a, stack | {name})
+        done.add(name)
+        order.append(name)
+
+    for name in graph.nodes:
+        visit(name, frozenset())
+    return order, incoming
+
+
+def _array(value):
+    return np.asarray(value, dtype=np.float64)
+
+
+def _is(node, kind):
+    return type(node).__name__ == kind
+
+
+def from_nir(graph) -> Graph:
+    """Import a NIR graph (``nir.NIRGraph`` or a path to a ``.nir`` file) as a :class:`~neuroconv.ann.Graph`.
+
+    Spiking ``IF`` nodes become ``ReLU(threshold=v_threshold)``; their outgoing weights are
+    divided by the threshold and incoming ones multiplied by ``r`` (see the module docstring).
+    """
+    nir = _nir()
+    if isinstance(graph, (str, os.PathLike)):
+        if not os.path.exists(graph):
+            raise NeuroconvError(f"NIR file {os.fspath(graph)!r} does not exist.")
+        try:
+            graph = nir.read(os.fspath(graph))
+        except Exception as exc:  # h5py/format errors
+            raise NeuroconvError(f"cannot read {os.fspath(graph)!r} as NIR ({type(exc).__name__}: {exc}).") from None
+    if not isinstance(graph, nir.NIRGraph):
+        raise NeuroconvError(f"from_nir expects a nir.NIRGraph or a file path, got {type(graph).__name__}.")
+    order, incoming = _topological(graph)
+    inputs = [n for n in order if _is(graph.nodes[n], "Input")]
+    if len(inputs) != 1:
+        raise NeuroconvError(f"the NIR graph has {len(inputs)} Input nodes; neuroconv networks have one input.")
+    input_shape = tuple(int(s) for s in np.atleast_1d(graph.nodes[inputs[0]].input_type["input"]))
+    layers, layer_inputs, shapes = [], [], []
+    # per NIR node: (layer index or -1, scale) where scale divides outgoing weights (a spiking node's threshold)
+    env = {inputs[0]: (-1, None)}
+    output_node = None
+
+    def shape_of(i):
+        return input_shape if i < 0 else shapes[i]
+
+    def append(layer, ins):
+        layers.append(layer)
+        layer_inputs.append(tuple(ins))
+        shapes.append(layer.output_shape(*[shape_of(i) for i in ins]))
+        return len(layers) - 1
+
+    pending = {}  # affine-like node name -> (builder(scale_in, r) -> layer, source index)
+    for name in order:
+        node = graph.nodes[name]
+        kind = type(node).__name__
+        if kind == "Input":
+            continue
+        srcs = incoming[name]
+        if kind == "Output":
+            if len(srcs) != 1:
+                raise NeuroconvError(f"NIR Output {name!r} must have exactly one incoming edge.")
+            output_node = srcs[0]
+            continue
+        if kind in ("Affine", "Linear", "Conv2d"):
+            if len(srcs) != 1:
+                raise NeuroconvError(f"NIR {kind} {name!r} has {len(srcs)} inputs; expected one.")
+            src_index, src_scale = env[srcs[0]]
+            pending[name] = (node, src_index, src_scale)
+            env[name] = ("pending", name)
+            continue
+        if kind not in ("IF", "I", "LI", "Flatten", "AvgPool2d"):
+            raise NeuroconvError(
+                f"NIR node {name!r} is a {kind}, which from_nir does not convert (supported: Input, Output, Affine, "
+                "Linear, Conv2d, Flatten, AvgPool2d, IF, and I/LI as the readout). LIF/CubaLIF neurons leak: "
+                "neuroconv converts non-leaky IF networks.")
+        if kind in ("Flatten", "AvgPool2d"):
+            (src,) = srcs
+            src_index, src_scale = _materialise(env[src], pending, append, r=None)
+            if kind == "Flatten":
+                layer = Flatten()
+            else:
+                layer = AvgPool2d(tuple(np.atleast_1d(node.kernel_size).astype(int)),
+                                  tuple(np.atleast_1d(node.stride).astype(int)),
+                                  tuple(np.atleast_1d(node.padding).astype(int)))
+            env[name] = (append(layer, [src_index]), src_scale)
+            continue
+        # a neuron node: sum of its incoming (weighted) pathways, then ReLU with its threshold
+        r = _array(node.r).reshape(-1)
+        parts = [_materialise(env[s], pending, append, r=r)[0] for s in srcs]
+        top = parts[0] if len(parts) == 1 else append(Add(), parts)
+        if kind == "IF":
+            if np.any(_array(node.v_reset) != 0):
+                raise NeuroconvError(f"NIR IF {name!r} resets to v_reset != 0; neuroconv's neurons reset to 0 or "
+                                     "subtract the threshold.")
+            theta = _array(node.v_threshold).reshape(-1)
+            env[name] = (append(ReLU(threshold=theta[0] if np.all(theta == theta[0]) else theta), [top]), theta)
+        else:
+            env[name] = (top, None)
+    if output_node is None:
+        raise NeuroconvError("the NIR graph has no Output node.")
+    index, _ = _materialise(env[output_node], pending, append, r=None)
+    if index != len(layers) - 1 or isinstance(layers[index], ReLU):
+        raise NeuroconvError("the NIR graph's output must be a non-spiking readout (I, LI or an Affine) after the "
+                             "last spiking layer.")
+    return Graph(layers, input_shape, layer_inputs)
+
+
+def _materialise(entry, pending, append, r):
+    """Turn a pending weight node into a Dense/Conv2d layer scaled by 1/theta_source and r_target."""
+    if entry[0] != "pending":
+        return entry
+    node, src_index, src_scale = pending[entry[1]]
+    kind = type(node).__name__
+    weight = _array(node.weight)
+    bias = _array(node.bias) if hasattr(node, "bias") and node.bias is not None else None
+    if kind == "Conv2d":
+        if int(node.groups) != 1 or np.any(np.atleast_1d(node.dilation) != 1):
+            raise NeuroconvError("NIR Conv2d with groups or dilation is not supported.")
+        if isinstance(node.padding, str):
+            raise NeuroconvError(f"NIR Conv2d padding {node.padding!r}: give explicit numbers.")
+    n_out = weight.shape[0]
+    r_out = np.ones(n_out) if r is None else (np.full(n_out, r[0]) if np.all(r == r[0]) else None)
+    if r_out is None:
+        if kind == "Conv2d" or r.size != n_out:
+            raise NeuroconvError("per-neuron r behind a convolution is not supported; use one r per layer.")
+        r_out = r
+    if src_scale is not None:
+        scale = np.asarray(src_scale).reshape(-1)
+        if kind == "Conv2d":
+            if not np.all(scale == scale[0]):
+                raise NeuroconvError("per-neuron thresholds before a NIR Conv2d are not supported.")
+            weight = weight / scale[0]
+        else:
+            weight = weight / (scale[None, :] if scale.size > 1 else scale[0])
+    shape = (-1,) + (1,) * (weight.ndim - 1)
+    weight = weight * r_out.reshape(shape)
+    bias = None if bias is None else bias * r_out
+    if kind == "Conv2d":
+        layer = Conv2d(weight, bias, stride=tuple(np.atleast_1d(node.stride).astype(int)),
+                       padding=tuple(np.atleast_1d(node.padding).astype(int)))
+    else:
+        layer = Dense(weight, bias)
+    return append(layer, [src_index]), None
+
+
+def if_model(graph):
+    """The ``IF`` model a NIR graph written by :func:`to_nir` asks for (default ``IF()`` otherwise)."""
+    from neuroconv.equations import IF
+
+    for node in graph.nodes.values():
+        meta = getattr(node, "metadata", {}) or {}
+        if "neuroconv" in meta:
+            info = meta["neuroconv"]
+            return IF(reset=str(info.get("reset", "subtract")), shift=bool(info.get("shift", True)))
+    return IF(reset="zero", shift=False)
