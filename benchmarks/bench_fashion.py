@@ -13,7 +13,6 @@ first use and cached). Prints JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np

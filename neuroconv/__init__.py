@@ -7,7 +7,7 @@
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import ann, equations
+from . import ann, datasets, equations
 from .calibration import calibrate
 from .conversion import SpikingLayer, SpikingNetwork, convert
 from .devices import Device
@@ -19,5 +19,5 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 
-__all__ = ["ann", "equations", "calibrate", "convert", "SpikingNetwork", "SpikingLayer", "Device",
+__all__ = ["ann", "datasets", "equations", "calibrate", "convert", "SpikingNetwork", "SpikingLayer", "Device",
            "NeuroconvError", "NeuroconvWarning", "SimulationResult", "LayerSpikes", "__version__"]

@@ -40,3 +40,12 @@ def test_tpp_example_runs(tmp_path, monkeypatch):
     code = re.search(r"## TPP[^\n]*\n\n```python\n(.*?)\n```", _readme(), flags=re.S).group(1)
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README TPP example", "exec"), {"__name__": "readme_tpp"})
+
+
+def test_real_models_example_runs(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    code = re.search(r"## Real models[^\n]*\n.*?```python\n(.*?)\n```", _readme(), flags=re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README real-models example", "exec"), {"__name__": "readme_real_models"})
+    snn_acc, ann_acc = (float(v) for v in capsys.readouterr().out.split())
+    assert snn_acc > 0.9 and abs(snn_acc - ann_acc) < 0.02
