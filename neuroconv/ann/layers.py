@@ -434,6 +434,36 @@ class Sequential(Graph):
         super().__init__(layers, input_shape)
 
 
+class GraphBuilder:
+    """What the importers share: layers appended one at a time, shapes checked as they come."""
+
+    def __init__(self, input_shape):
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.layers, self.inputs, self.shapes = [], [], []
+
+    def shape(self, i: int) -> tuple:
+        """Output shape of layer ``i`` (``-1``: the network input)."""
+        return self.input_shape if i < 0 else self.shapes[i]
+
+    def add(self, layer, ins, what: str) -> int:
+        """Append ``layer`` fed by ``ins``; ``what`` names it in errors. Returns its index."""
+        ins = tuple(ins)
+        try:
+            shape = layer.output_shape(*[self.shape(i) for i in ins])
+        except NeuroconvError as exc:
+            raise NeuroconvError(f"{what}: {exc} (input_shape={self.input_shape}; is it right?)") from None
+        self.layers.append(layer)
+        self.inputs.append(ins)
+        self.shapes.append(shape)
+        return len(self.layers) - 1
+
+    def build(self, output: int, source: str) -> Graph:
+        """The graph, BatchNorm folded; ``output`` must be the last layer."""
+        if not self.layers or output != len(self.layers) - 1:
+            raise NeuroconvError(f"the {source} model's output is not its last layer; neuroconv needs the output last.")
+        return fold_batchnorm(Graph(self.layers, self.input_shape, self.inputs))
+
+
 def _check_inputs(inputs, n: int) -> tuple:
     try:
         inputs = tuple(tuple(int(i) for i in (ins if np.iterable(ins) else (ins,))) for ins in inputs)

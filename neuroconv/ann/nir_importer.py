@@ -33,7 +33,7 @@ import os
 import numpy as np
 
 from ..errors import NeuroconvError
-from .layers import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, ReLU
+from .layers import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, GraphBuilder, ReLU
 
 __all__ = ["from_nir", "to_nir", "if_model", "MAX_DENSE_ENTRIES"]
 
@@ -143,19 +143,13 @@ def from_nir(graph) -> Graph:
     if len(inputs) != 1:
         raise NeuroconvError(f"the NIR graph has {len(inputs)} Input nodes; neuroconv networks have one input.")
     input_shape = tuple(int(s) for s in np.atleast_1d(graph.nodes[inputs[0]].input_type["input"]))
-    layers, layer_inputs, shapes = [], [], []
+    builder = GraphBuilder(input_shape)
     # per NIR node: (layer index or -1, scale) where scale divides outgoing weights (a spiking node's threshold)
     env = {inputs[0]: (-1, None)}
     output_node = None
 
-    def shape_of(i):
-        return input_shape if i < 0 else shapes[i]
-
     def append(layer, ins):
-        layers.append(layer)
-        layer_inputs.append(tuple(ins))
-        shapes.append(layer.output_shape(*[shape_of(i) for i in ins]))
-        return len(layers) - 1
+        return builder.add(layer, ins, f"NIR node {name!r}")
 
     pending = {}  # affine-like node name -> (builder(scale_in, r) -> layer, source index)
     for name in order:
@@ -207,10 +201,10 @@ def from_nir(graph) -> Graph:
     if output_node is None:
         raise NeuroconvError("the NIR graph has no Output node.")
     index, _ = _materialise(env[output_node], pending, append, r=None)
-    if index != len(layers) - 1 or isinstance(layers[index], ReLU):
+    if isinstance(builder.layers[index], ReLU):
         raise NeuroconvError("the NIR graph's output must be a non-spiking readout (I, LI or an Affine) after the "
                              "last spiking layer.")
-    return Graph(layers, input_shape, layer_inputs)
+    return builder.build(index, "NIR")
 
 
 def _materialise(entry, pending, append, r):

@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from ..errors import NeuroconvError
-from .layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, MaxPool2d, ReLU, fold_batchnorm
+from .layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, GraphBuilder, MaxPool2d, ReLU
 
 __all__ = ["from_onnx", "ONNX_CONVERTERS", "BYPASS"]
 
@@ -179,13 +179,9 @@ def from_onnx(model, input_shape=None) -> Graph:
             raise NeuroconvError(f"the ONNX input '{inputs[0].name}' has no fixed sample shape ({dims}); "
                                  "pass input_shape=(...).")
         input_shape = tuple(dims)
-    shape0 = tuple(int(s) for s in input_shape)
-    layers, layer_inputs, shapes = [], [], []
+    builder = GraphBuilder(input_shape)
     env = {inputs[0].name: -1}
     expanded = {}  # tensor name -> axes an Unsqueeze added (undone by a Squeeze; Dropout1d exports so)
-
-    def shape_of(i):
-        return shape0 if i < 0 else shapes[i]
 
     for node in graph.node:
         if node.op_type == "Constant":
@@ -193,7 +189,7 @@ def from_onnx(model, input_shape=None) -> Graph:
             continue
         tensors = [name for name in node.input if name in env]
         if node.op_type == "Shape" and tensors:
-            constants[node.output[0]] = np.array((1,) + tuple(shape_of(env[tensors[0]])), dtype=np.float64)
+            constants[node.output[0]] = np.array((1,) + builder.shape(env[tensors[0]]), dtype=np.float64)
             continue
         if not tensors:
             # shape arithmetic on constants (e.g. x.view(x.size(0), -1) exported unfolded)
@@ -211,26 +207,18 @@ def from_onnx(model, input_shape=None) -> Graph:
                 f"{', '.join(sorted(ONNX_CONVERTERS))}. Replace the layer, or add a converter to "
                 "neuroconv.ann.onnx_importer.ONNX_CONVERTERS.")
         src = env[tensors[0]]
-        layer = converter(node, _attributes(node), tensors, constants, shape_of(src))
+        layer = converter(node, _attributes(node), tensors, constants, builder.shape(src))
         if layer == BYPASS:
             env[node.output[0]] = src
             expanded[node.output[0]] = expanded.get(tensors[0])
             continue
         if layer == "bias":
-            layers[src] = _with_bias(node, layers, layer_inputs, src, constants)
+            builder.layers[src] = _with_bias(node, builder.layers, builder.inputs, src, constants)
             env[node.output[0]] = src
             continue
         ins = tuple(env[t] for t in tensors) if isinstance(layer, Add) else (src,)
-        layers.append(layer)
-        layer_inputs.append(ins)
-        try:
-            shapes.append(layer.output_shape(*[shape_of(i) for i in ins]))
-        except NeuroconvError as exc:
-            raise NeuroconvError(f"ONNX node '{node.name}' ({node.op_type}): {exc} (input_shape={shape0})") from None
-        env[node.output[0]] = len(layers) - 1
-    if not layers or env.get(graph.output[0].name) != len(layers) - 1:
-        raise NeuroconvError("the ONNX graph's output is not its last layer; neuroconv needs the output last.")
-    return fold_batchnorm(Graph(layers, shape0, layer_inputs))
+        env[node.output[0]] = builder.add(layer, ins, f"ONNX node '{node.name}' ({node.op_type})")
+    return builder.build(env.get(graph.output[0].name), "ONNX")
 
 
 def _fold_constant(node, constants):

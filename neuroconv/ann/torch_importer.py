@@ -18,7 +18,7 @@ import operator
 import numpy as np
 
 from ..errors import NeuroconvError
-from .layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, MaxPool2d, ReLU, fold_batchnorm
+from .layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, GraphBuilder, MaxPool2d, ReLU
 
 __all__ = ["from_torch", "register_module", "MODULE_CONVERTERS", "FUNCTION_CONVERTERS", "METHOD_CONVERTERS",
            "BYPASS"]
@@ -212,12 +212,9 @@ def from_torch(model, input_shape, check: bool = True, tolerance: float = 1e-4) 
             f"torch.fx cannot trace {type(model).__name__} ({type(exc).__name__}: {exc}); write it as nn.Sequential "
             "or remove data-dependent control flow from forward().") from None
     modules = dict(traced.named_modules())
-    layers, inputs, shapes = [], [], []
+    builder = GraphBuilder(shape0)
     env = {}  # fx node -> index in layers (-1: the input); "shape" for size() values
     out_index = None
-
-    def shape_of(i):
-        return shape0 if i < 0 else shapes[i]
 
     for node in traced.graph.nodes:
         if node.op == "placeholder":
@@ -242,7 +239,7 @@ def from_torch(model, input_shape, check: bool = True, tolerance: float = 1e-4) 
         if not tensor_args:
             _unsupported(f"node {node.name} ({node.op} {node.target})", "it takes no tensor input",
                          "only layers applied to the input's data path convert")
-        in_shape = shape_of(env[tensor_args[0]])
+        in_shape = builder.shape(env[tensor_args[0]])
         if node.op == "call_module":
             module = modules[node.target]
             converter = _lookup(MODULE_CONVERTERS, type(module))
@@ -266,18 +263,10 @@ def from_torch(model, input_shape, check: bool = True, tolerance: float = 1e-4) 
             env[node] = env[tensor_args[0]]
             continue
         ins = tuple(env[a] for a in tensor_args) if isinstance(layer, Add) else (env[tensor_args[0]],)
-        layers.append(layer)
-        inputs.append(ins)
-        try:
-            shapes.append(layer.output_shape(*[shape_of(i) for i in ins]))
-        except NeuroconvError as exc:
-            raise NeuroconvError(f"{what}: {exc} (input_shape={shape0}; is it right?)") from None
-        env[node] = len(layers) - 1
-    if not layers:
+        env[node] = builder.add(layer, ins, what)
+    if not builder.layers:
         raise NeuroconvError(f"{type(model).__name__} has no layers to convert.")
-    if out_index != len(layers) - 1:
-        raise NeuroconvError("the model's output is not its last layer; neuroconv needs the output last.")
-    graph = fold_batchnorm(Graph(layers, shape0, inputs))
+    graph = builder.build(out_index, type(model).__name__)
     if check:
         _check_against(model, graph, tolerance)
     return graph
