@@ -123,6 +123,28 @@ def plot_one_spike_tradeoff(report, axes=None):
     return axes
 
 
+def plot_timesteps_report(report, axes=None):
+    """``benchmarks/bench_fashion.py`` JSON: IF accuracy vs T per model, plain ReLU vs QCFS, ANNs dotted."""
+    plt = _plt()
+    models = list(dict.fromkeys(r["model"] for r in report["rows"]))
+    if axes is None:
+        _, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 4), constrained_layout=True, squeeze=False)
+        axes = axes[0]
+    for ax, model in zip(axes, models):
+        for row, color in zip((r for r in report["rows"] if r["model"] == model), ("C0", "C3", "C2", "C1")):
+            accuracy = {int(t): a for t, a in row["snn_accuracy"].items()}  # JSON keys are strings
+            steps = sorted(accuracy)
+            label = "plain ReLU" if row["variant"] == "relu" else f"QCFS L={row['levels']}"
+            ax.plot(steps, [100 * accuracy[t] for t in steps], "o-", color=color, label=f"IF, {label}")
+            ax.axhline(100 * row["ann_accuracy"], color=color, ls=":", lw=1, label=f"ANN, {label}")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("timesteps T")
+        ax.set_ylabel(f"test accuracy (%), n={report['rows'][0]['n_test']}")
+        ax.set_title(model)
+        ax.legend(fontsize=7, loc="lower right")
+    return axes
+
+
 # --- misalignment ---------------------------------------------------------------------------
 def plot_misalignment_report(report):
     """IF / permuted IF / TPP accuracy vs T (top) and IF's cumulative-count deviation per layer (bottom)."""

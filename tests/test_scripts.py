@@ -42,3 +42,25 @@ def test_misalignment_benchmark_and_figure(tmp_path):
     png = tmp_path / "fig.png"
     run_script("figures/misalignment.py", str(out), "--out", str(png), cwd=tmp_path)
     assert png.stat().st_size > 10_000
+
+
+def test_timesteps_benchmark_and_figure(tmp_path):
+    """bench_fashion.py on the small digits zoo model (the Fashion-MNIST models need the Debian dataset)."""
+    import pytest
+
+    pytest.importorskip("torch")
+    out = tmp_path / "bench.json"
+    env = dict(os.environ, NEUROCONV_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks/bench_fashion.py"), "--models", "digits_mlp",
+                           "--levels", "4", "--timesteps", "2", "4", "--n-test", "200", "--no-progress",
+                           "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["model"], r["variant"]) for r in rows] == [("digits_mlp", "relu"), ("digits_mlp", "qcfs")]
+    qcfs = rows[1]
+    assert set(qcfs["snn_accuracy"]) == {"2", "4"} and qcfs["levels"] == 4
+    # at T = L the first layer is exact; the whole network stays within a few points of its quantised ANN
+    assert abs(qcfs["snn_accuracy"]["4"] - qcfs["ann_accuracy"]) < 0.05
+    png = tmp_path / "fig.png"
+    assert run_script("figures/fashion_mnist.py", str(out), "--out", str(png), cwd=tmp_path).strip() == str(png)
+    assert png.stat().st_size > 10_000
