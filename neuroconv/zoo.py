@@ -13,6 +13,8 @@ percentile of each ReLU's input on 2000 training samples), then fine-tuned for
 name               dataset           architecture
 =================  ================  ==================================================
 digits_mlp         digits            64-128-10 MLP
+digits_mlp6        digits            6 hidden layers of 64
+digits_cnn         digits            2 x (conv3-ReLU-avgpool2), dense 10
 mnist_cnn          mnist5k           2 x (conv5-BN-ReLU-maxpool2), dense 10
 fashion_cnn        fashion_mnist     2 x (conv3-BN-ReLU-maxpool2), dense 128, dense 10
 fashion_resnet     fashion_mnist     conv-BN-ReLU-maxpool stem, 2 residual blocks, global avg pool, dense 10
@@ -70,6 +72,19 @@ def _digits_mlp():
     return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
+def _digits_mlp6():
+    layers = []
+    for n_in in (64,) + (64,) * 5:
+        layers += [nn.Linear(n_in, 64), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(64, 10))
+
+
+def _digits_cnn():
+    # average pooling (not max): TPP and One-Spike convert it too. 8 -> pool 4 -> pool 2
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(16, 32, 3, padding=1),
+                         nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(32 * 2 * 2, 10))
+
+
 def _mnist_cnn():
     # 28 -> conv5 24 -> pool 12 -> conv5 8 -> pool 4
     return nn.Sequential(*_conv_block(1, 16, 5), *_conv_block(16, 32, 5), nn.Flatten(), nn.Dropout(0.2),
@@ -91,6 +106,8 @@ def _fashion_resnet():
 #: name -> (builder, dataset, image input, default epochs, learning rate, default QCFS fine-tuning epochs)
 MODELS = {
     "digits_mlp": (_digits_mlp, "digits", False, 60, 3e-3, 20),
+    "digits_mlp6": (_digits_mlp6, "digits", False, 60, 3e-3, 20),
+    "digits_cnn": (_digits_cnn, "digits", True, 60, 3e-3, 20),
     "mnist_cnn": (_mnist_cnn, "mnist5k", True, 20, 3e-3, 5),
     "fashion_cnn": (_fashion_cnn, "fashion_mnist", True, 5, 2e-3, 2),
     "fashion_resnet": (_fashion_resnet, "fashion_mnist", True, 5, 2e-3, 2),
