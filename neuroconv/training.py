@@ -47,45 +47,70 @@ class _FloorSTE(torch.autograd.Function):
         return grad
 
 
-class ClipReLU(nn.Module):
-    """``clip(x, 0, threshold)`` with a trainable (or fixed) threshold, one per layer."""
+class _Thresholded(nn.Module):
+    """A trainable threshold: one value, or one per channel (axis 1) after ``calibrate_thresholds(per_channel=True)``."""
+
+    def __init__(self, threshold: float, trainable: bool):
+        super().__init__()
+        if not threshold > 0:
+            raise NeuroconvError(f"{type(self).__name__} threshold must be > 0, got {threshold!r}.")
+        self.threshold = nn.Parameter(torch.tensor(float(threshold)), requires_grad=trainable)
+
+    def _lam(self, x):
+        lam = self.threshold.abs() + 1e-6 if self.training else self.threshold
+        if lam.dim() == 1:
+            lam = lam.reshape((1, -1) + (1,) * (x.dim() - 2))
+        return lam
+
+    def set_threshold(self, value) -> None:
+        """Replace the threshold by ``value`` (a scalar, or one per channel)."""
+        value = torch.as_tensor(np.asarray(value, dtype=np.float32))
+        self.threshold = nn.Parameter(value.clone(), requires_grad=self.threshold.requires_grad)
+
+    def _threshold_repr(self):
+        t = self.threshold.detach()
+        return f"threshold={float(t):.4g}" if t.dim() == 0 else f"threshold=<{t.numel()} channels>"
+
+
+class ClipReLU(_Thresholded):
+    """``clip(x, 0, threshold)`` with a trainable (or fixed) threshold."""
 
     def __init__(self, threshold: float = 1.0, trainable: bool = True):
-        super().__init__()
-        if not threshold > 0:
-            raise NeuroconvError(f"ClipReLU threshold must be > 0, got {threshold!r}.")
-        self.threshold = nn.Parameter(torch.tensor(float(threshold)), requires_grad=trainable)
+        super().__init__(threshold, trainable)
 
     def forward(self, x):
-        lam = self.threshold.abs() + 1e-6 if self.training else self.threshold
-        return torch.minimum(torch.relu(x), lam)
+        return torch.minimum(torch.relu(x), self._lam(x))
 
     def extra_repr(self):
-        return f"threshold={float(self.threshold.detach()):.4g}"
+        return self._threshold_repr()
 
 
-class QCFS(nn.Module):
-    """Quantisation-clip-floor-shift activation with ``levels`` steps between 0 and a trainable threshold."""
+class QCFS(_Thresholded):
+    """``threshold * clip(floor(x * levels / threshold + shift), 0, levels) / levels`` with a
+    straight-through gradient for ``floor``: QCFS (Bu et al.) with ``shift = 1/2``; with
+    ``shift = 0`` the clamp-and-quantise activation of Yan, Zhou & Wong (``tau = levels /
+    threshold``). An IF layer with threshold ``threshold`` run for ``T = levels`` steps
+    reproduces it on a constant input: ``IF(shift=True)`` for ``shift = 1/2``,
+    ``IF(shift=False)`` for ``shift = 0``.
+    """
 
-    def __init__(self, levels: int = 8, threshold: float = 1.0, trainable: bool = True):
-        super().__init__()
+    def __init__(self, levels: int = 8, threshold: float = 1.0, trainable: bool = True, shift: float = 0.5):
+        super().__init__(threshold, trainable)
         if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
             raise NeuroconvError(f"QCFS levels must be a positive int, got {levels!r}.")
-        if not threshold > 0:
-            raise NeuroconvError(f"QCFS threshold must be > 0, got {threshold!r}.")
+        if not 0.0 <= shift < 1.0:
+            raise NeuroconvError(f"QCFS shift must be in [0, 1), got {shift!r}.")
         self.levels = levels
-        self.threshold = nn.Parameter(torch.tensor(float(threshold)), requires_grad=trainable)
+        self.shift = float(shift)
 
     def forward(self, x):
-        lam = self.threshold.abs() + 1e-6 if self.training else self.threshold
-        if self.training:
-            y = _FloorSTE.apply(x * self.levels / lam + 0.5)
-        else:
-            y = torch.floor(x * self.levels / lam + 0.5)
+        lam = self._lam(x)
+        z = x * self.levels / lam + self.shift
+        y = _FloorSTE.apply(z) if self.training else torch.floor(z)
         return torch.clamp(y, 0, self.levels) * lam / self.levels
 
     def extra_repr(self):
-        return f"levels={self.levels}, threshold={float(self.threshold.detach()):.4g}"
+        return f"levels={self.levels}, shift={self.shift:g}, {self._threshold_repr()}"
 
 
 def swap_activations(model: nn.Module, factory) -> nn.Module:
@@ -124,13 +149,16 @@ def swap_activations(model: nn.Module, factory) -> nn.Module:
     return traced
 
 
-def calibrate_thresholds(model: nn.Module, x, q: float = 99.9, batch_size: int = 1000) -> int:
-    """Set the threshold of every ClipReLU/QCFS in ``model`` to the ``q``-th percentile of its
-    input on ``x`` (a starting point for fine-tuning a model whose ReLUs were just swapped).
-    Returns the number of activations set."""
-    acts = [m for m in model.modules() if isinstance(m, (ClipReLU, QCFS))]
+def calibrate_thresholds(model: nn.Module, x, q=99.9, per_channel: bool = False, batch_size: int = 1000) -> int:
+    """Set the threshold of every ClipReLU/QCFS in ``model`` from its positive inputs on ``x``
+    (a starting point for fine-tuning a model whose ReLUs were just swapped): their ``q``-th
+    percentile, or with ``q="mse"`` the percentile (from 50 to 100) whose quantisation of
+    ``relu(x)`` has the least squared error (for QCFS with few levels the 99.9th percentile
+    leaves almost everything in the lowest level). ``per_channel`` gives each channel
+    (axis 1) its own trainable threshold. Returns the number of activations set."""
+    acts = [m for m in model.modules() if isinstance(m, _Thresholded)]
     seen = {id(m): [] for m in acts}
-    hooks = [m.register_forward_hook(lambda m, inp, out: seen[id(m)].append(inp[0].detach().flatten()))
+    hooks = [m.register_forward_hook(lambda m, inp, out: seen[id(m)].append(inp[0].detach()))
              for m in acts]
     model.eval()
     try:
@@ -140,13 +168,34 @@ def calibrate_thresholds(model: nn.Module, x, q: float = 99.9, batch_size: int =
     finally:
         for h in hooks:
             h.remove()
+
+    def level(values, m):
+        positive = values[values > 0]
+        if not positive.size:
+            return 1.0
+        if q != "mse":
+            return max(float(np.percentile(positive, q)), 1e-3)
+        sample = np.random.default_rng(0).choice(positive, min(positive.size, 20000), replace=False)
+        candidates = np.maximum(np.percentile(sample, np.linspace(50, 100, 26)), 1e-3)
+        return float(min(candidates, key=lambda lam: _quantisation_error(sample, lam, m)))
+
     for m in acts:
         values = torch.cat(seen[id(m)]).numpy()
-        positive = values[values > 0]
-        level = float(np.percentile(positive, q)) if positive.size else 1.0
-        with torch.no_grad():
-            m.threshold.fill_(max(level, 1e-3))
+        if per_channel:
+            channels = np.moveaxis(values, 1, 0).reshape(values.shape[1], -1)
+            m.set_threshold([level(c, m) for c in channels])
+        else:
+            m.set_threshold(level(values, m))
     return len(acts)
+
+
+def _quantisation_error(values, lam, m) -> float:
+    """Squared error of the activation ``m`` with threshold ``lam`` against ``relu`` on positive ``values``."""
+    if isinstance(m, QCFS):
+        y = np.clip(np.floor(values * m.levels / lam + m.shift), 0, m.levels) * lam / m.levels
+    else:
+        y = np.minimum(values, lam)
+    return float(np.mean((y - values) ** 2))
 
 
 def _swap_modules(module, factory) -> int:

@@ -67,7 +67,7 @@ def _layer_record(k, layer, arrays):
                 "padding": list(layer.padding)}
     if isinstance(layer, ReLU) and layer.threshold is not None:
         arrays[f"layer{k}.threshold"] = layer.threshold
-        return {"type": "ReLU", "levels": layer.levels}
+        return {"type": "ReLU", "levels": layer.levels, "shift": layer.shift}
     if isinstance(layer, BatchNorm):
         for name in ("mean", "var", "weight", "bias"):
             arrays[f"layer{k}.{name}"] = getattr(layer, name)
@@ -142,7 +142,7 @@ def _from_architecture(contents, path, input_shape):
         elif kind == "Flatten":
             layers.append(Flatten())
         elif kind == "ReLU":
-            layers.append(ReLU(contents.get(f"layer{k}.threshold"), rec.get("levels")))
+            layers.append(ReLU(contents.get(f"layer{k}.threshold"), rec.get("levels"), rec.get("shift", 0.5)))
         else:
             raise NeuroconvError(f"{os.fspath(path)!r}: layer {k} has unknown type {kind!r}.")
     if "inputs" in arch:

@@ -165,13 +165,15 @@ class ReLU:
 
     With ``threshold`` (a trained clip level: scalar, one per channel or one per neuron) it is the clipped
     ReLU ``clip(x, 0, threshold)``; with ``levels`` L as well, the quantised clip-floor-shift
-    activation ``threshold * clip(floor(x * L / threshold + 1/2), 0, L) / L`` (QCFS). These
+    activation ``threshold * clip(floor(x * L / threshold + shift), 0, L) / L`` (QCFS with the
+    default ``shift = 1/2``; ``shift = 0`` is Yan et al.'s clamp-and-quantise). These
     come from ANNs trained with :mod:`neuroconv.training`; calibration then takes
     ``threshold`` as the layer's threshold instead of an activation statistic.
     """
 
     threshold: object = None
     levels: int | None = None
+    shift: float = 0.5
 
     def __post_init__(self):
         if self.threshold is not None:
@@ -185,6 +187,9 @@ class ReLU:
             if isinstance(self.levels, bool) or not isinstance(self.levels, (int, np.integer)) or self.levels < 1:
                 raise NeuroconvError(f"ReLU.levels must be a positive int, got {self.levels!r}.")
             object.__setattr__(self, "levels", int(self.levels))
+        if not 0.0 <= float(self.shift) < 1.0:
+            raise NeuroconvError(f"ReLU.shift must be in [0, 1), got {self.shift!r}.")
+        object.__setattr__(self, "shift", float(self.shift))
 
     def output_shape(self, input_shape: tuple) -> tuple:
         if self.threshold is not None and self.threshold.size not in (1, input_shape[0], int(np.prod(input_shape))):
@@ -203,7 +208,7 @@ class ReLU:
             lam = self.threshold.reshape((1, -1) + (1,) * (x.ndim - 2))
         if self.levels is None:
             return np.clip(x, 0.0, lam)
-        return np.clip(np.floor(x * self.levels / lam + 0.5), 0, self.levels) * lam / self.levels
+        return np.clip(np.floor(x * self.levels / lam + self.shift), 0, self.levels) * lam / self.levels
 
 
 @dataclass(frozen=True)

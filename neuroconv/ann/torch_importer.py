@@ -93,11 +93,11 @@ def _register_builtin():
 
     @register_module(ClipReLU)
     def _clip(m, shape):
-        return ReLU(threshold=float(m.threshold.detach()))
+        return ReLU(threshold=_array(m.threshold))
 
     @register_module(QCFS)
     def _qcfs(m, shape):
-        return ReLU(threshold=float(m.threshold.detach()), levels=m.levels)
+        return ReLU(threshold=_array(m.threshold), levels=m.levels, shift=m.shift)
 
     @register_module(nn.MaxPool2d)
     def _maxpool(m, shape):
