@@ -145,6 +145,30 @@ def plot_timesteps_report(report, axes=None):
     return axes
 
 
+def plot_lowlatency_report(report, axes=None):
+    """``benchmarks/bench_lowlatency.py`` JSON: SNN accuracy vs T (plain ReLU, QCFS, Yan et al.), quantised ANNs dashed."""
+    plt = _plt()
+    results = report["results"]
+    if axes is None:
+        _, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), constrained_layout=True, squeeze=False)
+        axes = axes[0]
+    for ax, res in zip(axes, results):
+        T = [r["timesteps"] for r in res["rows"]]
+        ax.plot(T, [100 * r["relu_snn_accuracy"] for r in res["rows"]], "o-", color="k", label="plain ReLU, IF")
+        for name, color, label in (("qcfs", "C0", "QCFS (shift 1/2), IF"), ("yan", "C3", "clamp-quantise (shift 0), IF")):
+            ax.plot(T, [100 * r[f"{name}_snn_accuracy"] for r in res["rows"]], "s-", color=color, label=label)
+            ax.plot(T, [100 * r[f"{name}_ann_accuracy"] for r in res["rows"]], "--", color=color, lw=1,
+                    label=label.replace(", IF", ", its ANN"))
+        ax.axhline(100 * res["ann_accuracy"], color="0.5", ls=":", lw=1, label="full-precision ANN")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(T, [str(t) for t in T])
+        ax.set_xlabel("timesteps T (= quantisation levels)")
+        ax.set_ylabel(f"test accuracy (%), n={res['n_test']}")
+        ax.set_title(f"{res['model']} ({res['dataset']})")
+        ax.legend(fontsize=7, loc="lower right")
+    return axes
+
+
 # --- misalignment ---------------------------------------------------------------------------
 def plot_misalignment_report(report):
     """IF / permuted IF / TPP accuracy vs T (top) and IF's cumulative-count deviation per layer (bottom)."""

@@ -64,3 +64,24 @@ def test_timesteps_benchmark_and_figure(tmp_path):
     png = tmp_path / "fig.png"
     assert run_script("figures/fashion_mnist.py", str(out), "--out", str(png), cwd=tmp_path).strip() == str(png)
     assert png.stat().st_size > 10_000
+
+
+def test_lowlatency_benchmark_and_figure(tmp_path):
+    """bench_lowlatency.py on the digits CNN: T = 1 is exact in every layer, the figure draws."""
+    import pytest
+
+    pytest.importorskip("torch")
+    out = tmp_path / "bench.json"
+    env = dict(os.environ, NEUROCONV_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks/bench_lowlatency.py"), "--datasets", "digits",
+                           "--timesteps", "1", "2", "--epochs", "1", "--n-test", "200", "--no-progress",
+                           "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())["results"][0]
+    one, two = result["rows"]
+    for name in ("qcfs", "yan"):
+        assert all(r["fraction_differing"] == 0 for r in one[f"{name}_exactness"])
+        assert one[f"{name}_snn_accuracy"] == one[f"{name}_ann_accuracy"]
+        assert two[f"{name}_exactness"][0]["fraction_differing"] == 0
+    png = tmp_path / "fig.png"
+    assert run_script("figures/lowlatency.py", str(out), "--out", str(png), cwd=tmp_path).strip() == str(png)
