@@ -328,7 +328,8 @@ def script_main(name: str, description: str, argv=None, plot_report=None) -> str
     """The command line of a ``figures/`` script: ``[REPORT.json] --out PNG [--full]``.
 
     With a report (JSON from the matching benchmark) and ``plot_report`` it only draws;
-    otherwise it runs ``FIGURES[name]``. Prints and returns the path written.
+    otherwise it runs ``FIGURES[name]`` (figures not in FIGURES need the report).
+    Prints and returns the path written.
     """
     import argparse
     import json
@@ -337,7 +338,10 @@ def script_main(name: str, description: str, argv=None, plot_report=None) -> str
 
     parser = argparse.ArgumentParser(description=description)
     if plot_report is not None:
-        parser.add_argument("report", nargs="?", help="JSON from the matching benchmark (default: run it)")
+        # figures whose benchmark needs optional data (torch, datasets) only draw a given report
+        optional = "?" if name in FIGURES else None
+        parser.add_argument("report", nargs=optional, help="JSON from the matching benchmark"
+                            + (" (default: run it)" if optional else ""))
     parser.add_argument("--out", default=f"{name}.png")
     parser.add_argument("--full", action="store_true", help="the benchmark-sized version")
     args = parser.parse_args(argv)

@@ -8,11 +8,22 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_script(path, *args, cwd):
+def run_script(path, *args, cwd, env=None):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, path), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
+
+
+def run_zoo_benchmark(path, *args, tmp_path):
+    """A benchmark that trains zoo models, with the zoo cache in ``tmp_path``; returns its JSON."""
+    import pytest
+
+    pytest.importorskip("torch")
+    out = tmp_path / "bench.json"
+    run_script(path, *args, "--no-progress", "--out", str(out), cwd=tmp_path,
+               env=dict(os.environ, NEUROCONV_CACHE=str(tmp_path / "cache")))
+    return json.loads(out.read_text()), out
 
 
 def test_one_spike_benchmark_and_figure(tmp_path):
@@ -46,16 +57,9 @@ def test_misalignment_benchmark_and_figure(tmp_path):
 
 def test_timesteps_benchmark_and_figure(tmp_path):
     """bench_fashion.py on the small digits zoo model (the Fashion-MNIST models need the Debian dataset)."""
-    import pytest
-
-    pytest.importorskip("torch")
-    out = tmp_path / "bench.json"
-    env = dict(os.environ, NEUROCONV_CACHE=str(tmp_path / "cache"))
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks/bench_fashion.py"), "--models", "digits_mlp",
-                           "--levels", "4", "--timesteps", "2", "4", "--n-test", "200", "--no-progress",
-                           "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = json.loads(out.read_text())["rows"]
+    report, out = run_zoo_benchmark("benchmarks/bench_fashion.py", "--models", "digits_mlp", "--levels", "4",
+                                    "--timesteps", "2", "4", "--n-test", "200", tmp_path=tmp_path)
+    rows = report["rows"]
     assert [(r["model"], r["variant"]) for r in rows] == [("digits_mlp", "relu"), ("digits_mlp", "qcfs")]
     qcfs = rows[1]
     assert set(qcfs["snn_accuracy"]) == {"2", "4"} and qcfs["levels"] == 4
@@ -68,16 +72,9 @@ def test_timesteps_benchmark_and_figure(tmp_path):
 
 def test_lowlatency_benchmark_and_figure(tmp_path):
     """bench_lowlatency.py on the digits CNN: T = 1 is exact in every layer, the figure draws."""
-    import pytest
-
-    pytest.importorskip("torch")
-    out = tmp_path / "bench.json"
-    env = dict(os.environ, NEUROCONV_CACHE=str(tmp_path / "cache"))
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks/bench_lowlatency.py"), "--datasets", "digits",
-                           "--timesteps", "1", "2", "--epochs", "1", "--n-test", "200", "--no-progress",
-                           "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(out.read_text())["results"][0]
+    report, out = run_zoo_benchmark("benchmarks/bench_lowlatency.py", "--datasets", "digits", "--timesteps", "1", "2",
+                                    "--epochs", "1", "--n-test", "200", tmp_path=tmp_path)
+    result = report["results"][0]
     one, two = result["rows"]
     for name in ("qcfs", "yan"):
         assert all(r["fraction_differing"] == 0 for r in one[f"{name}_exactness"])

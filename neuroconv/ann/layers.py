@@ -121,27 +121,34 @@ class Conv2d:
 
 
 @dataclass(frozen=True)
-class AvgPool2d:
-    """Average pooling over ``kernel_size`` windows (zero padding counted in the average, PyTorch's default)."""
+class _Pool2d:
+    """Window geometry shared by the pooling layers (checked and normalised to pairs)."""
 
     kernel_size: int | tuple
     stride: int | tuple | None = None
     padding: int | tuple = 0
 
     def __post_init__(self):
-        k = _pair(self.kernel_size, "AvgPool2d.kernel_size", 1)
+        kind = type(self).__name__
+        k = _pair(self.kernel_size, f"{kind}.kernel_size", 1)
         object.__setattr__(self, "kernel_size", k)
-        object.__setattr__(self, "stride", k if self.stride is None else _pair(self.stride, "AvgPool2d.stride", 1))
-        object.__setattr__(self, "padding", _pair(self.padding, "AvgPool2d.padding", 0))
+        object.__setattr__(self, "stride", k if self.stride is None else _pair(self.stride, f"{kind}.stride", 1))
+        object.__setattr__(self, "padding", _pair(self.padding, f"{kind}.padding", 0))
 
     def output_shape(self, input_shape: tuple) -> tuple:
+        kind = type(self).__name__
         if len(input_shape) != 3:
-            raise NeuroconvError(f"AvgPool2d expects input (channels, height, width), got {tuple(input_shape)}.")
+            raise NeuroconvError(f"{kind} expects input (channels, height, width), got {tuple(input_shape)}.")
         h = (input_shape[1] + 2 * self.padding[0] - self.kernel_size[0]) // self.stride[0] + 1
         w = (input_shape[2] + 2 * self.padding[1] - self.kernel_size[1]) // self.stride[1] + 1
         if h < 1 or w < 1:
-            raise NeuroconvError(f"AvgPool2d kernel {self.kernel_size} does not fit input {tuple(input_shape)}.")
+            raise NeuroconvError(f"{kind} kernel {self.kernel_size} does not fit input {tuple(input_shape)}.")
         return (input_shape[0], h, w)
+
+
+@dataclass(frozen=True)
+class AvgPool2d(_Pool2d):
+    """Average pooling over ``kernel_size`` windows (zero padding counted in the average, PyTorch's default)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         windows = _windows(x, self.kernel_size, self.stride, self.padding)
@@ -212,26 +219,18 @@ class ReLU:
 
 
 @dataclass(frozen=True)
-class MaxPool2d:
+class MaxPool2d(_Pool2d):
     """Max pooling over ``kernel_size`` windows (padding never wins: it counts as -inf, as in PyTorch).
 
     In the SNN it becomes a relay population that fires whenever the running maximum of its
     window's spike counts grows (see :mod:`neuroconv.conversion`); it must sit next to a ReLU.
     """
 
-    kernel_size: int | tuple
-    stride: int | tuple | None = None
-    padding: int | tuple = 0
-
     def __post_init__(self):
-        k = _pair(self.kernel_size, "MaxPool2d.kernel_size", 1)
-        object.__setattr__(self, "kernel_size", k)
-        object.__setattr__(self, "stride", k if self.stride is None else _pair(self.stride, "MaxPool2d.stride", 1))
-        object.__setattr__(self, "padding", _pair(self.padding, "MaxPool2d.padding", 0))
-        if any(2 * p > kk for p, kk in zip(self.padding, k)):
-            raise NeuroconvError(f"MaxPool2d padding {self.padding} must be at most half the kernel {k} (as in PyTorch).")
-
-    output_shape = AvgPool2d.output_shape
+        super().__post_init__()
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
+            raise NeuroconvError(f"MaxPool2d padding {self.padding} must be at most half the kernel "
+                                 f"{self.kernel_size} (as in PyTorch).")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if self.padding[0] or self.padding[1]:
