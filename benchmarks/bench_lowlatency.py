@@ -49,7 +49,16 @@ def run_chunks(snn, x, y, chunk=1000):
     return correct / len(x), rows
 
 
-def measure(dataset, timesteps, epochs, lr, n_test, progress):
+def brian2_check(snn, x):
+    """The first images on Brian2 runtime/numpy: identical counts to the reference, and its exactness rows."""
+    ref = snn.run(x, device="reference", record_spikes=False, progress=False)
+    b2 = snn.run(x, device="runtime", record_spikes=False, progress=False)
+    same = all(np.array_equal(a, b) for a, b in zip(ref.spike_counts, b2.spike_counts))
+    return {"images": int(len(x)), "counts_identical_to_reference": bool(same),
+            "exactness": lowlatency.exactness(snn, b2, x)}
+
+
+def measure(dataset, timesteps, epochs, lr, n_test, progress, brian2_images=0):
     base = zoo.load(MODELS[dataset], progress=progress)
     data = base.dataset
     x, y = data.x_test[:n_test], data.y_test[:n_test]
@@ -70,6 +79,8 @@ def measure(dataset, timesteps, epochs, lr, n_test, progress):
             row[f"{name}_ann_accuracy"] = float(np.mean(snn.ann.predict(x) == y))
             row[f"{name}_snn_accuracy"] = acc
             row[f"{name}_exactness"] = rows
+            if brian2_images:
+                row[f"{name}_brian2"] = brian2_check(snn, x[:brian2_images])
         row["seconds"] = round(time.perf_counter() - t0, 1)
         out["rows"].append(row)
         if progress:
@@ -84,11 +95,13 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs per T and variant")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--n-test", type=int, default=10000)
+    parser.add_argument("--brian2-images", type=int, default=0,
+                        help="also run this many test images on Brian2 runtime/numpy and compare with the reference")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    results = [measure(d, args.timesteps, args.epochs, args.lr, args.n_test, not args.no_progress)
+    results = [measure(d, args.timesteps, args.epochs, args.lr, args.n_test, not args.no_progress, args.brian2_images)
                for d in args.datasets]
     emit({"command": command(argv), "benchmark": "lowlatency", "machine": machine(), "results": results,
           "total_s": round(time.perf_counter() - t0, 1)}, args.out)
