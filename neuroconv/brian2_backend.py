@@ -159,11 +159,7 @@ def run_population(snn, k, inputs, target="numpy"):
     from brian2 import Clock, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses
 
     model, layer, T = snn.neuron, snn.layers[k], snn.timesteps
-    if layer.sources != ((k - 1,) if k else (-1,)) or layer.kind != "neuron":
-        from .errors import NeuroconvError
-
-        raise NeuroconvError(f"{layer.name} is not a plain population fed by the one before it (sources "
-                             f"{list(layer.sources)}, kind {layer.kind!r}); layer-by-layer runs need a chain.")
+    snn.require_chain("running one population at a time")
     batch = inputs.shape[0] if k == 0 else inputs.shape[1]
     with _codegen_target(target):
         clock = Clock(dt=snn.dt, name="neuroconv_clock")

@@ -401,6 +401,21 @@ class SpikingNetwork:
         """Synapses per image (one copy of the network)."""
         return int(sum(m.nnz for layer in self.layers for m in layer.pathways[0]))
 
+    @property
+    def is_chain(self) -> bool:
+        """True when every population is a neuron population fed by the one before it (no max-pool
+        relays, no shortcuts): what layer-by-layer runs and pipelined models need."""
+        return all(layer.kind == "neuron" and layer.sources == ((k - 1,) if k else (-1,))
+                   for k, layer in enumerate(self.layers))
+
+    def require_chain(self, what: str) -> None:
+        """Raise a clear error unless :attr:`is_chain`."""
+        if not self.is_chain:
+            odd = next(l for k, l in enumerate(self.layers)
+                       if l.kind != "neuron" or l.sources != ((k - 1,) if k else (-1,)))
+            raise NeuroconvError(f"{what} needs a chain of populations; {odd.name} is a {odd.kind} population "
+                                 f"fed by {list(odd.sources)} (residual joins and max-pool relays are not a chain).")
+
     def fan_out(self, k: int) -> np.ndarray:
         """Synapses leaving each neuron of population ``k`` (``-1``: the input), over all its targets."""
         size = int(np.prod(self.ann.input_shape)) if k < 0 else self.layers[k].size

@@ -199,6 +199,7 @@ def run_population(snn, index, inputs):
     trains of the one below reproduces the full run exactly. Returns the population's
     trains ``(T, batch, n)`` if it spikes, else the membrane readout.
     """
+    snn.require_chain("running one population at a time")
     model, layer, T = snn.neuron, snn.layers[index], snn.timesteps
     if index == 0:
         constant = layer.drive(inputs)

@@ -162,3 +162,13 @@ def test_graph_connectivity_matches_the_ann(net_rng):
         matrices, bias = layer.pathways
         by_matrix = sum(v @ m.T.toarray() for v, m in zip(values, matrices)) + bias
         np.testing.assert_allclose(by_matrix, layer.drive(*values), rtol=1e-10, atol=1e-10)
+
+
+def test_layer_by_layer_runs_refuse_graphs():
+    from neuroconv.analysis import layerwise_run
+
+    snn = nc.convert(residual_net(), timesteps=4, calibration_data=RNG.uniform(0, 1, (5, 1, 8, 8)))
+    assert not snn.is_chain
+    for device in ("reference", "runtime"):
+        with pytest.raises(nc.NeuroconvError, match="needs a chain of populations; layer1 is a maxpool population"):
+            layerwise_run(snn, RNG.uniform(0, 1, (2, 1, 8, 8)), device=device)
