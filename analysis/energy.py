@@ -44,10 +44,7 @@ def _layer_macs(layer, in_shape, out_shape) -> int:
 
 def ann_macs(net) -> list[int]:
     """MACs per image of each layer of the ANN (0 for ReLU, pooling and Flatten)."""
-    def shape(i):
-        return net.input_shape if i < 0 else net.shapes[i]
-
-    return [_layer_macs(layer, shape(net.inputs[k][0]), net.shapes[k]) for k, layer in enumerate(net.layers)]
+    return [_layer_macs(layer, net.shape_of(net.inputs[k][0]), net.shapes[k]) for k, layer in enumerate(net.layers)]
 
 
 def _input_cone(snn) -> set:

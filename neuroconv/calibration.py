@@ -15,6 +15,15 @@ def spiking_layer_indices(net: Sequential) -> list[int]:
     return [k for k, layer in enumerate(net.layers) if isinstance(layer, ReLU)]
 
 
+def trained_threshold(layer):
+    """The threshold a ReLU learnt in training (ClipReLU/QCFS, NIR): a scalar or one per channel/neuron;
+    None for a plain ReLU."""
+    trained = getattr(layer, "threshold", None)
+    if trained is None:
+        return None
+    return np.asarray(trained if trained.size > 1 else trained[0], dtype=np.float64)
+
+
 def parse_method(method) -> float:
     """``"max"`` -> 100; ``99.9``, ``"99.9"`` or ``"99.9%"`` -> 99.9 (a percentile in (0, 100])."""
     if isinstance(method, str):
@@ -75,9 +84,9 @@ def calibrate(net: Sequential, data, method="max", per_channel: bool = False,
         selected.append((len(net.layers) - 1, np.maximum(acts[-1], 0.0)))
     thresholds = []
     for k, act in selected:
-        trained = getattr(net.layers[k], "threshold", None)
+        trained = trained_threshold(net.layers[k])
         if trained is not None:  # a clip level learnt in training (neuroconv.training) is the threshold
-            thresholds.append(np.asarray(trained if trained.size > 1 else trained[0], dtype=np.float64))
+            thresholds.append(trained)
             continue
         layer_value = _statistic(act, q, False)
         if not layer_value > 0:

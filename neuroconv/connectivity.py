@@ -81,16 +81,15 @@ def affine_chain(layers, shapes):
     """Compose linear layers into one ``(matrix, bias)``.
 
     ``shapes`` has one more entry than ``layers``: the input shape, then each output shape.
+    The chain case of :func:`affine_graph`.
     """
-    matrix, bias = None, None
-    for k, layer in enumerate(layers):
-        m, b = layer_matrix(layer, shapes[k], shapes[k + 1])
-        if matrix is None:
-            matrix, bias = m, b
-        else:
-            matrix, bias = (m @ matrix).tocsr(), m @ bias + b
-    matrix.eliminate_zeros()
-    return matrix.tocsr(), np.asarray(bias, dtype=np.float64)
+    from .ann.layers import Sequential
+
+    chain = Sequential(layers, shapes[0])
+    if chain.shapes != tuple(tuple(s) for s in shapes[1:]):
+        raise ValueError(f"shapes {shapes} do not match the layers' own {chain.shapes}")
+    parts, bias = affine_graph(chain, len(layers) - 1, {-1})
+    return parts[-1], bias
 
 
 def affine_graph(graph, node: int, sources: set):
@@ -99,9 +98,7 @@ def affine_graph(graph, node: int, sources: set):
     (:data:`neuroconv.ann.layers.LINEAR_TYPES`); paths that join at an ``Add`` are summed.
     """
     memo = {}
-
-    def shape_of(n):
-        return graph.input_shape if n < 0 else graph.shapes[n]
+    shape_of = graph.shape_of
 
     def affine(n):
         if n in memo:

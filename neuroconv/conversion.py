@@ -10,7 +10,7 @@ import numpy as np
 from brian2 import Quantity, ms, second
 
 from .ann.layers import LINEAR_TYPES, Graph, MaxPool2d, ReLU, rebuild
-from .calibration import calibrate
+from .calibration import calibrate, trained_threshold
 from .connectivity import affine_graph, layer_matrix
 from .errors import NeuroconvError
 
@@ -65,8 +65,8 @@ class SpikingLayer:
         """
         if self.kind == "maxpool":
             (src,) = self.source_nodes
-            in_shape = self.graph.input_shape if src < 0 else self.graph.shapes[src]
-            return (layer_matrix(self.graph.layers[self.node], in_shape, self.out_shape)[0],), np.zeros(self.size)
+            matrix, _ = layer_matrix(self.graph.layers[self.node], self.graph.shape_of(src), self.out_shape)
+            return (matrix,), np.zeros(self.size)
         parts, bias = affine_graph(self.graph, self.drive_node, set(self.source_nodes))
         return tuple(parts[n] for n in self.source_nodes), bias
 
@@ -90,8 +90,7 @@ class SpikingLayer:
         batch = values[0].shape[0]
         memo = {}
         for node, value in zip(self.source_nodes, values):
-            shape = graph.input_shape if node < 0 else graph.shapes[node]
-            memo[node] = value.reshape((batch,) + shape)
+            memo[node] = value.reshape((batch,) + graph.shape_of(node))
 
         def evaluate(node):
             if node not in memo:
@@ -276,10 +275,10 @@ def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_d
         neuron = dataclasses.replace(neuron, timesteps=phase)
         timesteps = n_thresholds * phase
     timesteps = _check_timesteps(32 if timesteps is None else timesteps)
-    trained = [net.layers[node].threshold for node, _, _, kind in pops[:-1] if kind == "neuron"]
+    trained = [trained_threshold(net.layers[node]) for node, _, _, kind in pops[:-1] if kind == "neuron"]
     if thresholds is None and calibration_data is None and readout == "membrane" and trained \
             and all(t is not None for t in trained):
-        thresholds = [t if t.size > 1 else t[0] for t in trained]  # every ReLU has a trained threshold
+        thresholds = trained  # every ReLU has a trained threshold
     if thresholds is None:
         if calibration_data is None:
             raise NeuroconvError("pass calibration_data (sample inputs) or thresholds=[...] (one per spiking layer).")
@@ -401,18 +400,21 @@ class SpikingNetwork:
         """Synapses per image (one copy of the network)."""
         return int(sum(m.nnz for layer in self.layers for m in layer.pathways[0]))
 
+    def _first_off_chain(self):
+        """The first population that is not a neuron population fed by the one before it, or None."""
+        return next((layer for k, layer in enumerate(self.layers)
+                     if layer.kind != "neuron" or layer.sources != ((k - 1,) if k else (-1,))), None)
+
     @property
     def is_chain(self) -> bool:
         """True when every population is a neuron population fed by the one before it (no max-pool
         relays, no shortcuts): what layer-by-layer runs and pipelined models need."""
-        return all(layer.kind == "neuron" and layer.sources == ((k - 1,) if k else (-1,))
-                   for k, layer in enumerate(self.layers))
+        return self._first_off_chain() is None
 
     def require_chain(self, what: str) -> None:
         """Raise a clear error unless :attr:`is_chain`."""
-        if not self.is_chain:
-            odd = next(l for k, l in enumerate(self.layers)
-                       if l.kind != "neuron" or l.sources != ((k - 1,) if k else (-1,)))
+        odd = self._first_off_chain()
+        if odd is not None:
             raise NeuroconvError(f"{what} needs a chain of populations; {odd.name} is a {odd.kind} population "
                                  f"fed by {list(odd.sources)} (residual joins and max-pool relays are not a chain).")
 

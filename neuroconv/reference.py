@@ -58,13 +58,12 @@ def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=
                 events[k].append((image, neuron, np.full(image.shape, t, dtype=np.int64)))
             sent[k] = spikes * layer.theta
         if snapshots is not None and t + 1 in snapshots:
-            out = layers[-1]
-            snapshots[t + 1] = counts[-1] * out.theta / (t + 1) if out.spiking else v[-1] / (t + 1)
+            snapshots[t + 1] = _if_readout(layers[-1], counts[-1], v[-1], t + 1)
         if progress_bar is not None:
             progress_bar.update(batch / T)
     out = layers[-1]
     output_counts = counts[-1] if out.spiking else None
-    output = output_counts * out.theta / T if out.spiking else v[-1] / T
+    output = _if_readout(out, counts[-1], v[-1], T)
     hidden = range(len(layers) - 1)
     spikes = None
     if record_spikes:
@@ -74,6 +73,11 @@ def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=
             spikes.append(LayerSpikes.from_unsorted(*(np.concatenate([p[f] for p in parts]) for f in range(3))))
     margin_list = [margins[k] for k in hidden] if record_margin else None
     return output, [counts[k] for k in hidden], spikes, output_counts, margin_list
+
+
+def _if_readout(out, counts, v, steps):
+    """IF readout after ``steps`` steps: ``count * theta / steps`` (spiking output) or ``v / steps``."""
+    return counts * out.theta / steps if out.spiking else v / steps
 
 
 def readouts_over_time(snn, x, steps, batch_size: int = 500, progress: bool = True) -> dict:
@@ -109,7 +113,7 @@ def _maxpool_step(layer, source_counts, counts):
     """A max-pool relay fires when the running maximum of its window's spike counts (so far,
     this step included) exceeds its own count; returns the boolean spikes."""
     pool = layer.graph.layers[layer.node]
-    below = layer.graph.shapes[layer.source_nodes[0]]
+    below = layer.graph.shape_of(layer.source_nodes[0])
     running_max = pool.forward(source_counts.reshape((-1,) + below).astype(np.float64))
     return running_max.reshape(counts.shape) > counts
 

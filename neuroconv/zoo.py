@@ -140,12 +140,17 @@ def cache_dir() -> str:
     return os.path.join(root, "zoo")
 
 
-def build(name: str, seed: int = 0) -> nn.Module:
-    """The untrained architecture (plain ReLUs)."""
+def _entry(name: str) -> tuple:
     if name not in MODELS:
         raise NeuroconvError(f"unknown zoo model {name!r}; choose one of {sorted(MODELS)}.")
+    return MODELS[name]
+
+
+def build(name: str, seed: int = 0) -> nn.Module:
+    """The untrained architecture (plain ReLUs)."""
+    builder = _entry(name)[0]
     torch.manual_seed(seed)
-    return MODELS[name][0]()
+    return builder()
 
 
 def load(name: str, variant: str = "relu", levels: int = 8, epochs: int | None = None, finetune_epochs: int | None = None,
@@ -159,11 +164,14 @@ def load(name: str, variant: str = "relu", levels: int = 8, epochs: int | None =
     """
     if variant not in ("relu", "qcfs"):
         raise NeuroconvError(f"variant must be 'relu' or 'qcfs', got {variant!r}.")
-    model = build(name, seed)
-    _, dataset_name, image, default_epochs, lr, default_finetune = MODELS[name]
+    _, dataset_name, image, default_epochs, lr, default_finetune = _entry(name)
     epochs = default_epochs if epochs is None else int(epochs)
     finetune = default_finetune if finetune_epochs is None else int(finetune_epochs)
-    data = datasets.load(dataset_name, image=image)
+    if variant == "qcfs":  # the trained ReLU model, its activations swapped (its dataset is ours)
+        base = load(name, "relu", epochs=epochs, seed=seed, n_train=n_train, retrain=retrain, progress=progress)
+        model, data = swap_activations(base.module, lambda: QCFS(levels=levels)), base.dataset
+    else:
+        model, data = build(name, seed), datasets.load(dataset_name, image=image)
     x_train, y_train = data.x_train, data.y_train
     if n_train is not None:
         x_train, y_train = x_train[:n_train], y_train[:n_train]
@@ -173,10 +181,6 @@ def load(name: str, variant: str = "relu", levels: int = 8, epochs: int | None =
         spec.update(levels=levels, finetune_epochs=finetune)
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
     stem = os.path.join(cache_dir(), f"{name}-{variant}{levels if variant == 'qcfs' else ''}-{key}")
-    if variant == "qcfs":
-        base = load(name, "relu", epochs=epochs, seed=seed, n_train=n_train, retrain=retrain, progress=progress)
-        model = swap_activations(base.module, lambda: QCFS(levels=levels))
-        calibrate_thresholds(model, x_train[:2000])
     if not retrain and os.path.exists(stem + ".pt") and os.path.exists(stem + ".json"):
         state = torch.load(stem + ".pt", weights_only=True)
         model.load_state_dict(state)
@@ -186,6 +190,7 @@ def load(name: str, variant: str = "relu", levels: int = 8, epochs: int | None =
         return ZooModel(name, model, data, info)
     t0 = time.perf_counter()
     if variant == "qcfs":
+        calibrate_thresholds(model, x_train[:2000])
         history = fit(model, x_train, y_train, epochs=finetune, lr=lr / 10, seed=seed, progress=progress)
     else:
         history = fit(model, x_train, y_train, epochs=epochs, lr=lr, seed=seed, progress=progress)

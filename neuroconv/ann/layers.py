@@ -9,7 +9,7 @@ and ``forward(x)`` on a batch ``(batch, *input_shape)`` (the ANN baseline).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence as _Seq
 
 import numpy as np
@@ -379,6 +379,10 @@ class Graph:
     def output_shape(self) -> tuple:
         return self.shapes[-1]
 
+    def shape_of(self, i: int) -> tuple:
+        """Output shape of layer ``i`` (``-1``: the network input)."""
+        return self.input_shape if i < 0 else self.shapes[i]
+
     @property
     def is_chain(self) -> bool:
         """True when every layer takes the previous one's output (a plain sequence)."""
@@ -511,22 +515,18 @@ def fold_batchnorm(graph: Graph) -> Graph:
     The folded network computes the same function (to float rounding); BatchNorm layers that
     cannot be folded stay, as per-channel affine maps.
     """
-    replace, bypass = {}, []
+    folded, bypass = {}, []
     for k, layer in enumerate(graph.layers):
         if not isinstance(layer, BatchNorm):
             continue
         (src,) = graph.inputs[k]
-        prev = replace.get(src, graph.layers[src]) if src >= 0 else None
+        prev = folded.get(src, graph.layers[src]) if src >= 0 else None
         if not isinstance(prev, (Dense, Conv2d)) or graph.consumers(src) != [k]:
             continue
         scale, shift = layer.scale, layer.shift
         weight = prev.weight * scale.reshape((-1,) + (1,) * (prev.weight.ndim - 1))
-        bias = prev.bias * scale + shift
-        if isinstance(prev, Dense):
-            replace[src] = Dense(weight, bias)
-        else:
-            replace[src] = Conv2d(weight, bias, stride=prev.stride, padding=prev.padding)
+        folded[src] = replace(prev, weight=weight, bias=prev.bias * scale + shift)
         bypass.append(k)
     if not bypass:
         return graph
-    return rebuild(graph, replace, bypass)
+    return rebuild(graph, folded, bypass)

@@ -151,7 +151,7 @@ def from_nir(graph) -> Graph:
     def append(layer, ins):
         return builder.add(layer, ins, f"NIR node {name!r}")
 
-    pending = {}  # affine-like node name -> (builder(scale_in, r) -> layer, source index)
+    pending = {}  # weight node name -> (NIR node, source layer index, source threshold); built when consumed
     for name in order:
         node = graph.nodes[name]
         kind = type(node).__name__

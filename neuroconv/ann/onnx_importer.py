@@ -9,6 +9,7 @@ layer before it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -271,7 +272,4 @@ def _with_bias(node, layers, layer_inputs, src, constants):
     value = const[0].reshape(-1) if const[0].size in (1, n_out) else None
     if value is None:
         _fail(node, f"the constant of shape {const[0].shape} is not a per-output bias")
-    bias = prev.bias + np.broadcast_to(value, (n_out,))
-    if isinstance(prev, Dense):
-        return Dense(prev.weight, bias)
-    return Conv2d(prev.weight, bias, stride=prev.stride, padding=prev.padding)
+    return dataclasses.replace(prev, bias=prev.bias + np.broadcast_to(value, (n_out,)))
