@@ -3,14 +3,20 @@
     python benchmarks/bench_speed.py                       # digits MLP + digits CNN, all CPU devices
     python benchmarks/bench_speed.py --devices reference cpp_standalone cuda_standalone --batch-size 256
     python benchmarks/bench_speed.py --scaling             # build time / peak memory at 1e5, 1e6, 1e7 synapses
+    python benchmarks/bench_speed.py --batch-sizes 1 8 64 256   # cpp_standalone: copies x rounds trade-off
 
 Prints one JSON object (and writes it to --out if given). For each network and device:
 ``wall_s`` (the whole run() call), ``build_s`` (standalone: generate + compile or fetch the
 cached binary), ``images_per_s`` (including build) and ``run_images_per_s`` (excluding it),
 and ``agree`` (identical predictions and spike counts to the numpy reference). Standalone
 devices are run twice, ``cold`` with an empty build cache and ``warm`` with the cache
-filled by the cold run. The CNN has random weights (He init, fixed seed, max calibration
-on digits): its accuracy is meaningless, its activity and synapse count are realistic.
+filled by the cold run. ``cpp_standalone`` runs time-multiplexed by default (a small batch
+of copies, many rounds per binary run; ``--batch-size`` fixes the copies, ``--rounds`` the
+rounds); ``cpp_standalone/rounds=1`` is the one-batch-per-binary-run scheme for comparison.
+The runtime targets simulate ``--runtime-images`` (they are slow on the CNN); every row
+reports its own image count. The CNN has random weights (He init, fixed seed, max
+calibration on digits): its accuracy is meaningless, its activity and synapse count are
+realistic.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import neuroconv as nc
 from neuroconv import ann
 from neuroconv.demo import load_digits_split, shipped_digits_mlp
 
-CPU_DEVICES = ["reference", "runtime/numpy", "runtime/cython", "cpp_standalone"]
+CPU_DEVICES = ["reference", "runtime/numpy", "runtime/cython", "cpp_standalone", "cpp_standalone/rounds=1"]
 
 
 def digits_cnn(seed: int = 0) -> ann.Sequential:
@@ -56,9 +62,25 @@ def _networks(names):
     return {k: v for k, v in nets.items() if k in names}, y_test
 
 
-def _equal(res, ref):
-    return bool(np.array_equal(res.predictions, ref.predictions)
-                and all(np.array_equal(a, b) for a, b in zip(res.spike_counts, ref.spike_counts)))
+def _equal(res, ref, n):
+    """Identical predictions and spike counts to the reference's first ``n`` images."""
+    return bool(np.array_equal(res.predictions, ref.predictions[:n])
+                and all(np.array_equal(a, b[:n]) for a, b in zip(res.spike_counts, ref.spike_counts)))
+
+
+def _device_options(dev, args):
+    """``"runtime/cython"`` -> device and codegen target; ``"cpp_standalone/rounds=1"`` -> device and rounds."""
+    device, _, extra = dev.partition("/")
+    options = {"batch_size": args.batch_size, "rounds": args.rounds if device == "cpp_standalone" else None}
+    if extra.startswith("rounds="):
+        options["rounds"] = int(extra.split("=", 1)[1])
+        if options["rounds"] == 1 and args.batch_size is None:
+            options["batch_size"] = 256  # the one-batch-per-run scheme at a typical batch
+    elif extra:
+        options["codegen_target"] = extra
+    if options["rounds"] is None:
+        del options["rounds"]
+    return device, options
 
 
 def throughput(args):
@@ -66,33 +88,63 @@ def throughput(args):
     out = {}
     for name, (net, x_cal, x_test) in nets.items():
         reps = int(np.ceil(args.images / len(x_test)))
-        x = np.concatenate([x_test] * reps)[: args.images]
+        x_all = np.concatenate([x_test] * reps)[: args.images]
         snn = nc.convert(net, timesteps=args.timesteps, calibration_data=x_cal)
-        ref = snn.run(x, device="reference", batch_size=args.batch_size, progress=False, record_spikes=False)
+        ref = snn.run(x_all, device="reference", progress=False, record_spikes=False)
         print(f"# {name}: {snn.n_synapses} synapses per image", file=sys.stderr, flush=True)
         rows = {}
         cache_dir = tempfile.mkdtemp(prefix="neuroconv_bench_cache_")
         os.environ["NEUROCONV_CACHE"] = cache_dir
         for dev in args.devices:
-            device, _, target = dev.partition("/")
+            device, options = _device_options(dev, args)
+            x = x_all[: args.runtime_images] if device == "runtime" else x_all
             passes = ["cold", "warm"] if device.endswith("standalone") else ["run"]
             for label in passes:
                 t0 = time.perf_counter()
-                res = snn.run(x, device=device, codegen_target=target or "numpy", batch_size=args.batch_size,
-                              progress=False, record_spikes=False, max_synapses=args.max_synapses)
+                res = snn.run(x, device=device, progress=False, record_spikes=False, max_synapses=args.max_synapses,
+                              **options)
                 wall = time.perf_counter() - t0
                 key = dev if label == "run" else f"{dev} ({label})"
                 rows[key] = {
+                    "images": len(x),
+                    "options": {k: v for k, v in options.items() if v is not None},
                     "wall_s": round(wall, 3),
                     "build_s": round(res.build_time, 3),
                     "images_per_s": round(len(x) / wall, 1),
                     "run_images_per_s": round(len(x) / max(wall - res.build_time, 1e-9), 1),
-                    "agree": _equal(res, ref) if device != "reference" else True,
+                    "agree": _equal(res, ref, len(x)) if device != "reference" else True,
                 }
                 print(f"# {name} {key}: {rows[key]}", file=sys.stderr, flush=True)
+        ratio = {}
+        for key, row in rows.items():
+            if key.startswith("cpp_standalone") and "reference" in rows:
+                ratio[key] = round(row["run_images_per_s"] / rows["reference"]["run_images_per_s"], 3)
         out[name] = {"synapses_per_image": snn.n_synapses, "neurons_per_image": int(sum(l.size for l in snn.layers)),
-                     "images": len(x), "batch_size": args.batch_size or "auto", "timesteps": args.timesteps,
-                     "devices": rows}
+                     "timesteps": args.timesteps, "devices": rows,
+                     "standalone_over_reference (excluding build)": ratio}
+    return out
+
+
+def batch_trade_off(args):
+    """cpp_standalone (warm) at several copies per build, each with as many rounds as the images need."""
+    nets, _ = _networks(args.networks)
+    out = {}
+    for name, (net, x_cal, x_test) in nets.items():
+        x = np.concatenate([x_test] * int(np.ceil(args.images / len(x_test))))[: args.images]
+        snn = nc.convert(net, timesteps=args.timesteps, calibration_data=x_cal)
+        t0 = time.perf_counter()
+        ref = snn.run(x, device="reference", progress=False, record_spikes=False)
+        rows = {"reference": {"images_per_s": round(len(x) / (time.perf_counter() - t0), 1)}}
+        for b in args.batch_sizes:
+            snn.run(x, device="cpp_standalone", batch_size=b, progress=False, record_spikes=False)  # compile
+            t0 = time.perf_counter()
+            res = snn.run(x, device="cpp_standalone", batch_size=b, progress=False, record_spikes=False)
+            wall = time.perf_counter() - t0
+            rows[f"batch_size={b}"] = {"synapses": b * snn.n_synapses, "wall_s": round(wall, 3),
+                                       "run_images_per_s": round(len(x) / max(wall - res.build_time, 1e-9), 1),
+                                       "agree": _equal(res, ref, len(x))}
+            print(f"# {name} batch_size={b}: {rows[f'batch_size={b}']}", file=sys.stderr, flush=True)
+        out[name] = {"images": len(x), "synapses_per_image": snn.n_synapses, "rows": rows}
     return out
 
 
@@ -137,8 +189,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", nargs="+", default=["digits_mlp", "digits_cnn"])
     parser.add_argument("--devices", nargs="+", default=CPU_DEVICES)
-    parser.add_argument("--images", type=int, default=1024)
+    parser.add_argument("--images", type=int, default=8192)
+    parser.add_argument("--runtime-images", type=int, default=1024, help="images for the (slow) runtime targets")
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=None, help="cpp_standalone rounds per binary run")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=None,
+                        help="only the cpp_standalone copies-per-build trade-off, at these batch sizes")
     parser.add_argument("--timesteps", type=int, default=32)
     parser.add_argument("--max-synapses", type=float, default=1e9, help="synapse budget per build")
     parser.add_argument("--scaling", action="store_true", help="only the build-cost scaling part")
@@ -150,6 +206,8 @@ def main():
                           "node": platform.node()}}
     if args.scaling:
         report["scaling"] = scaling([int(s) for s in args.sizes])
+    elif args.batch_sizes:
+        report["batch_trade_off"] = batch_trade_off(args)
     else:
         report["throughput"] = throughput(args)
     text = json.dumps(report, indent=2)

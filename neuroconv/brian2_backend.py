@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -47,20 +48,59 @@ from .result import LayerSpikes, first_spike_steps, merge_batches
 __all__ = ["build_network", "run_runtime", "run_standalone"]
 
 
-def _input_objects(snn, n_copies, clock):
-    """The analog input group (fires once, in the first step) and the orders of its spikes and pathway."""
-    from brian2 import NeuronGroup
+def _input_objects(snn, n_copies, clock, round_clock=None, rounds=1):
+    """The analog input group (fires once, in the first step) and the orders of its spikes and pathway.
+
+    With a ``round_clock`` (time-multiplexed runs, see :func:`build_network`) it fires in the
+    first step of every round, with the image of that round taken from the ``TimedArray``
+    ``neuroconv_images``.
+    """
+    from brian2 import NeuronGroup, TimedArray
 
     model = snn.neuron
     n_in = int(np.prod(snn.ann.input_shape))
-    inp = NeuronGroup(n_in * n_copies, model.input_model, threshold=model.input_threshold, reset="", clock=clock,
-                      name="input")
+    if round_clock is None:
+        inp = NeuronGroup(n_in * n_copies, model.input_model, threshold=model.input_threshold, reset="",
+                          clock=clock, name="input")
+    else:
+        # on the round clock: the group (and its synapses) only work in each round's first step
+        images = TimedArray(np.zeros((rounds, n_in * n_copies)), dt=round_clock.dt, name="neuroconv_images")
+        inp = NeuronGroup(n_in * n_copies, "x : 1  # analog input value of the current round", threshold="x != 0",
+                          clock=round_clock, name="input", namespace={"neuroconv_images": images})
+        inp.run_regularly("x = neuroconv_images(t, i)", when="start", order=0, name="input_next_round")
     # the input fires once, in the first step: before any layer integrates (IF), or within the
     # thresholds slot, before layer 0's threshold (OneSpike, TPP)
     orders = (0, 1) if model.input_when != "thresholds" else (-2, -1)
     inp.thresholder["spike"].when = model.input_when
     inp.thresholder["spike"].order = orders[0]
     return inp, orders
+
+
+def _round_reset(equations: str, values: dict):
+    """For time-multiplexed runs: the code that returns a group to its initial state at a round's start.
+
+    Every non-constant variable of ``equations`` goes back to its value in ``values`` (a
+    number, a per-neuron array held in an added constant ``<name>_start``, or an expression
+    such as ``"rand()"``), or to 0. Returns (equations with the added constants, reset code,
+    the added constants' values).
+    """
+    from brian2 import Equations
+
+    extra, code, start_values = [], [], {}
+    for name, eq in Equations(equations).items():
+        if eq.type not in ("differential equation", "parameter") or "constant" in eq.flags:
+            continue
+        value = values.get(name, 0)
+        if isinstance(value, str):
+            code.append(f"{name} = {value}")
+        elif np.ndim(value) == 0:
+            code.append(f"{name} = {float(value)!r}" if eq.var_type == "float" else f"{name} = {int(value)}")
+        else:
+            kind = "integer" if eq.var_type == "integer" else "1"
+            extra.append(f"{name}_start : {kind} (constant)")
+            code.append(f"{name} = {name}_start")
+            start_values[f"{name}_start"] = value
+    return equations + "\n" + "\n".join(extra) + "\n", "\n".join(code), start_values
 
 
 #: A max-pool relay: it fires when the running maximum of its window's spike counts grows.
@@ -74,27 +114,41 @@ MAXPOOL_SYNAPSES = "c : integer"
 MAXPOOL_ON_PRE = "top_post += int(c == m_post)\nc += 1"
 
 
-def _population(snn, k, n_copies, clock, threshold_order):
-    """The NeuronGroup of population ``k`` with its parameters and initial state set."""
+def _population(snn, k, n_copies, clock, threshold_order, round_clock=None):
+    """The NeuronGroup of population ``k`` with its parameters and initial state set.
+
+    With a ``round_clock`` the group returns to that state at the start of every round and its
+    threshold sees the step within the round as ``t_in_timesteps``.
+    """
     from brian2 import NeuronGroup
 
     model, layer = snn.neuron, snn.layers[k]
     n = layer.size * n_copies
+    values = {} if layer.kind == "maxpool" else model.brian2_values(layer, k, snn)
     if layer.kind == "maxpool":
-        group = NeuronGroup(n, MAXPOOL_EQUATIONS, threshold="top > 0", reset="m += 1\ntop = 0", clock=clock,
-                            name=layer.name)
-        group.theta = np.tile(layer.theta, n_copies)
+        equations, threshold, reset, method = MAXPOOL_EQUATIONS, "top > 0", "m += 1\ntop = 0", "euler"
     elif layer.spiking:
-        group = NeuronGroup(n, model.equations, threshold=model.threshold, reset=model.reset_code,
-                            method=model.method, clock=clock, name=layer.name)
+        equations, threshold, reset, method = model.equations, model.threshold, model.reset_code, model.method
     else:
-        group = NeuronGroup(n, model.output_equations, method=model.method, clock=clock, name=layer.name)
+        equations, threshold, reset, method = model.output_equations, None, None, model.method
+    start_values, round_code = {}, ""
+    if round_clock is not None:
+        if layer.spiking:  # counted per round, read by the StateMonitor ``<layer>_rounds``
+            equations += "\nspike_count : integer  # spikes in this round\n"
+            reset += "\nspike_count += 1"
+        equations, round_code, start_values = _round_reset(equations, values)
+        if threshold is not None:
+            threshold = re.sub(r"\bt_in_timesteps\b", f"(t_in_timesteps % {snn.timesteps})", threshold)
+    group = NeuronGroup(n, equations, threshold=threshold, reset=reset, method=method, clock=clock, name=layer.name)
+    if layer.kind == "maxpool":
+        group.theta = np.tile(layer.theta, n_copies)
     if layer.spiking:
         group.thresholder["spike"].when = "thresholds"
         group.thresholder["spike"].order = threshold_order
-    if layer.kind != "maxpool":
-        for name, value in model.brian2_values(layer, k, snn).items():
-            setattr(group, name, value if np.ndim(value) == 0 else np.tile(value, n_copies))
+    for name, value in {**values, **start_values}.items():
+        setattr(group, name, value if np.ndim(value) == 0 else np.tile(value, n_copies))
+    if round_code:
+        group.run_regularly(round_code, clock=round_clock, when="start", order=1, name=f"{layer.name}_next_round")
     return group
 
 
@@ -108,7 +162,7 @@ def _connect(syn, matrix, n_copies, when, order, scale=None):
     return syn
 
 
-def _pathway(snn, k, group, pre, matrix, n_copies, clock, input_orders):
+def _pathway(snn, k, group, pre, matrix, n_copies, clock, input_orders, round_clock=None):
     """The Synapses from ``pre`` (another population's group, or the input group) into population ``k``'s ``group``."""
     from brian2 import Synapses
 
@@ -116,31 +170,49 @@ def _pathway(snn, k, group, pre, matrix, n_copies, clock, input_orders):
     name = f"{pre.name}_to_{group.name}"
     if snn.layers[k].kind == "maxpool":
         syn = Synapses(pre, group, MAXPOOL_SYNAPSES, on_pre=MAXPOOL_ON_PRE, clock=clock, name=name)
+        if round_clock is not None:  # the spike counters start from 0 in every round
+            syn.run_regularly("c = 0", clock=round_clock, when="start", order=1, name=f"{name}_next_round")
         return _connect(syn, matrix, n_copies, "thresholds", 2 * k - 1)
     if pre.name == "input":
-        syn = Synapses(pre, group, model.input_synapse_model, on_pre=model.input_on_pre, clock=clock, name=name)
+        syn = Synapses(pre, group, model.input_synapse_model, on_pre=model.input_on_pre, clock=pre.clock, name=name)
         return _connect(syn, matrix, n_copies, model.input_when, input_orders[1])
     syn = Synapses(pre, group, model.synapse_model, on_pre=model.on_pre, clock=clock, name=name)
     return _connect(syn, matrix, n_copies, "thresholds", 2 * k - 1)
 
 
-def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None):
+def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None, rounds: int = 1):
     """A ``brian2.Network`` with ``n_copies`` replicated copies of ``snn`` (see module docstring).
 
     All objects share ``clock`` (default: a new ``Clock(dt=snn.dt, name="neuroconv_clock")``).
+    With ``rounds > 1`` the network is time-multiplexed: it simulates ``rounds`` inferences of
+    ``n_copies`` images one after the other (round ``r`` in steps ``r*T ... (r+1)*T - 1``, its
+    images from the ``TimedArray`` ``neuroconv_images``); every group returns to its initial
+    state when a round starts, and a ``StateMonitor`` ``<layer>_rounds`` keeps each spiking
+    layer's ``spike_count`` (and the output's membrane) as each round ends; spike monitors
+    exist only with ``record_spikes`` (and for a spiking output). Run it for
+    ``(rounds * T + 1) * dt``: the last step only records the last round's state.
     """
-    from brian2 import Clock, Network, SpikeMonitor
+    from brian2 import Clock, Network, SpikeMonitor, StateMonitor
 
     clock = Clock(dt=snn.dt, name="neuroconv_clock") if clock is None else clock
-    inp, input_orders = _input_objects(snn, n_copies, clock)
+    round_clock = None
+    if rounds > 1:  # one clock for everything done once per round (one object: stable generated code)
+        round_clock = Clock(dt=snn.timesteps * clock.dt, name="neuroconv_round_clock")
+    inp, input_orders = _input_objects(snn, n_copies, clock, round_clock, rounds)
     objects = [inp]
     groups = {-1: inp}
     for k, layer in enumerate(snn.layers):
-        group = _population(snn, k, n_copies, clock, threshold_order=2 * k)
+        group = _population(snn, k, n_copies, clock, threshold_order=2 * k, round_clock=round_clock)
         objects.append(group)
         for source, matrix in zip(layer.sources, layer.pathways[0]):
-            objects.append(_pathway(snn, k, group, groups[source], matrix, n_copies, clock, input_orders))
-        if layer.spiking:
+            objects.append(_pathway(snn, k, group, groups[source], matrix, n_copies, clock, input_orders, round_clock))
+        if round_clock is not None:
+            # at a round's first step, before the reset: the state the previous round ended with
+            record = "spike_count" if layer.spiking else ("v" if layer is snn.output_layer else None)
+            if record:
+                objects.append(StateMonitor(group, record, record=True, clock=round_clock, when="start", order=-1,
+                                            name=f"{layer.name}_rounds"))
+        if layer.spiking and (record_spikes or layer is snn.output_layer or round_clock is None):
             # the output's spikes are its readout: always recorded
             record = record_spikes or layer is snn.output_layer
             objects.append(SpikeMonitor(group, record=record, when="end", name=f"{layer.name}_spikes"))
@@ -193,33 +265,50 @@ def run_population(snn, k, inputs, target="numpy"):
         return trains
 
 
-def _read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, image_offset: int):
-    """Counts, spikes and readout of the first ``n_images`` copies after a run."""
+def _per_round(values: np.ndarray, n_copies: int, size: int, rounds: int, n_images: int) -> np.ndarray:
+    """A ``<layer>_rounds`` StateMonitor's records (copies * size, rounds + 1) -> (images, size); the first
+    record is from before round 0, image ``r * n_copies + c`` is copy ``c`` of round ``r``."""
+    values = values[:, 1:].reshape(n_copies, size, rounds).transpose(2, 0, 1)
+    return values.reshape(rounds * n_copies, size)[:n_images]
+
+
+def _read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, image_offset: int, rounds: int = 1):
+    """Counts, spikes and readout of the first ``n_images`` images after a run."""
     counts, spikes = [], []
-    dt = float(snn.dt)
+    dt, T = float(snn.dt), snn.timesteps
     out_counts = first_step = v = None
     for layer in snn.layers:
         if not layer.spiking:
             continue
-        mon = net[f"{layer.name}_spikes"]
-        count = np.asarray(mon.count[:], dtype=np.int64).reshape(n_copies, layer.size)[:n_images]
         is_output = layer is snn.output_layer
+        if rounds == 1:
+            count = np.asarray(net[f"{layer.name}_spikes"].count[:], dtype=np.int64)
+            count = count.reshape(n_copies, layer.size)[:n_images]
+        else:
+            count = np.asarray(net[f"{layer.name}_rounds"].spike_count[:], dtype=np.int64)
+            count = _per_round(count, n_copies, layer.size, rounds, n_images)
+        if record_spikes or is_output:
+            mon = net[f"{layer.name}_spikes"]
+            copy, neuron = np.divmod(np.asarray(mon.i[:], dtype=np.int64), layer.size)
+            rnd, step = np.divmod(np.rint(np.asarray(mon.t_[:]) / dt).astype(np.int64), T)
+            image = rnd * n_copies + copy
+            keep = image < n_images  # drops padding copies and the step after the last round
+            image, neuron, step = image[keep], neuron[keep], step[keep]
+            if is_output:
+                first_step = first_spike_steps(image, neuron, step, n_images, layer.size)
+            else:
+                spikes.append(LayerSpikes(image + image_offset, neuron, step))
         if is_output:
             out_counts = count
         else:
             counts.append(count)
-        if record_spikes or is_output:
-            idx = np.asarray(mon.i[:], dtype=np.int64)
-            step = np.rint(np.asarray(mon.t_[:]) / dt).astype(np.int64)
-            image, neuron = np.divmod(idx, layer.size)
-            keep = image < n_images
-            if is_output:
-                first_step = first_spike_steps(image[keep], neuron[keep], step[keep], n_images, layer.size)
-            else:
-                spikes.append(LayerSpikes(image[keep] + image_offset, neuron[keep], step[keep]))
     out = snn.output_layer
     if not out.spiking:
-        v = np.asarray(net[out.name].v[:], dtype=np.float64).reshape(n_copies, out.size)[:n_images]
+        if rounds == 1:
+            v = np.asarray(net[out.name].v[:], dtype=np.float64).reshape(n_copies, out.size)[:n_images]
+        else:
+            v = _per_round(np.asarray(net[f"{out.name}_rounds"].v[:], dtype=np.float64), n_copies, out.size, rounds,
+                           n_images)
     readout = snn.neuron.readout(snn, v=v, counts=out_counts, first_step=first_step)
     return readout, counts, (spikes if record_spikes else None), out_counts
 
@@ -297,8 +386,14 @@ def standalone_device(device_name: str, directory, compute_capability=None):
         reset_device()
 
 
-def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_cache=True, seed=None):
-    """Generate and compile the project for ``n_copies`` images; must run inside :func:`standalone_device`.
+def _duration(snn, rounds: int):
+    """Run length of a network built for ``rounds`` (see :func:`build_network`)."""
+    return (snn.timesteps * rounds + (rounds > 1)) * snn.dt
+
+
+def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_cache=True, seed=None, rounds=1):
+    """Generate and compile the project for ``n_copies`` images (times ``rounds``, see :func:`build_network`);
+    must run inside :func:`standalone_device`.
 
     With ``use_cache`` the binary comes from :mod:`neuroconv.build_cache` when identical
     sources were compiled before (any process), and is published there otherwise. For
@@ -322,9 +417,9 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
         # writes seed(None)'s random numpy seed as "np.uint64(...)" into main.cu under numpy 2,
         # so without a seed CUDA keeps its own start-up seeding.
         brian2_seed(None if seed is None else int(seed))
-    net = build_network(snn, n_copies, record_spikes, clock=clock)
+    net = build_network(snn, n_copies, record_spikes, clock=clock, rounds=rounds)
     net["input"].x = 0.0
-    net.run(snn.timesteps * snn.dt, namespace={})
+    net.run(_duration(snn, rounds), namespace={})
     device.build(directory=directory, compile=False, run=False, with_output=False)
     if device_name == "cuda_standalone":
         from . import cuda
@@ -341,8 +436,9 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
 
 
 def run_standalone(snn, x_flat, n_copies, record_spikes, progress_bar, directory=None, keep_build=False,
-                   device_name="cpp_standalone", compute_capability=None, use_cache=True, seed=None):
-    """Standalone (C++ or CUDA): generate and compile once, then run the binary once per batch with new inputs.
+                   device_name="cpp_standalone", compute_capability=None, use_cache=True, seed=None, rounds=1):
+    """Standalone (C++ or CUDA): generate and compile once, then run the binary with new inputs until every
+    image is done, ``n_copies * rounds`` images per binary run (``rounds`` inferences one after the other).
 
     Returns the merged results and the build time in seconds.
     """
@@ -350,11 +446,24 @@ def run_standalone(snn, x_flat, n_copies, record_spikes, progress_bar, directory
     directory = tempfile.mkdtemp(prefix=f"neuroconv_{device_name}_") if own_dir else os.fspath(directory)
     try:
         with standalone_device(device_name, directory, compute_capability) as device:
-            net, build_time = build_standalone(snn, n_copies, record_spikes, device_name, directory, use_cache, seed)
+            net, build_time = build_standalone(snn, n_copies, record_spikes, device_name, directory, use_cache, seed,
+                                               rounds)
+            per_run = n_copies * rounds
+            images = net["input"].namespace["neuroconv_images"] if rounds > 1 else None
             parts = []
-            for start, stop in _chunks(x_flat.shape[0], n_copies):
-                device.run(with_output=False, run_args={net["input"].x: _padded_input(x_flat, start, stop, n_copies)})
-                parts.append(_read_results(snn, net, stop - start, n_copies, record_spikes, start))
+            for start, stop in _chunks(x_flat.shape[0], per_run):
+                x = _padded_input(x_flat, start, stop, per_run)
+                if rounds > 1:
+                    run_args = {images: x.reshape(rounds, -1)}
+                else:
+                    run_args = {net["input"].x: x}
+                device.run(with_output=False, run_args=run_args)
+                for name in device.run_args_arrays:  # this run's input file: not needed again
+                    path = os.path.join(directory, "static_arrays", name)
+                    for leftover in (path, path + ".lock"):
+                        with contextlib.suppress(OSError):
+                            os.remove(leftover)
+                parts.append(_read_results(snn, net, stop - start, n_copies, record_spikes, start, rounds))
                 progress_bar.update(stop - start)
             return merge_batches(parts, len(snn.hidden_layers)), build_time
     finally:

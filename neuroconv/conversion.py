@@ -468,6 +468,8 @@ class SpikingNetwork:
             Images simulated together (Brian2: replicated populations). Default: chosen so
             that one build holds at most ``max_synapses`` synapses (option, default 2e7,
             about 0.5 GiB); an explicit batch over that budget is refused before building.
+            For ``cpp_standalone`` the default is a small batch (about 65,536 synapses) run
+            for many rounds, see ``rounds``.
         codegen_target : {"numpy", "cython"}
             Brian2 code generation target for ``device="runtime"``.
         record_spikes : bool
@@ -480,7 +482,11 @@ class SpikingNetwork:
             project folder, kept), ``compute_capability`` (CUDA), ``record_margin``
             (reference only: smallest ``|v - theta|`` per neuron, for tie diagnosis), ``seed``
             (random numbers of stochastic models such as TPP: the same seed gives the same
-            spikes on the same device and batch size; standalone binaries re-seed for every batch).
+            spikes on the same device and batch size; standalone binaries re-seed for every batch),
+            ``rounds`` (``cpp_standalone`` only: inferences one binary run simulates one after
+            the other, each round a new ``batch_size`` of images and every state reset between
+            rounds, so the synapses are created once per run; default: enough rounds for up
+            to 8192 images per run, in runs of equal size).
         """
         from .devices import run_on_device
 
@@ -488,8 +494,9 @@ class SpikingNetwork:
                              record_spikes=record_spikes, progress=progress, **options)
 
     def build(self, device: str = "cpp_standalone", directory=None, batch_size: int = 1, record_spikes: bool = True,
-              compute_capability=None) -> str:
-        """Generate and compile the standalone project for ``batch_size`` images without running it.
+              compute_capability=None, rounds: int = 1) -> str:
+        """Generate and compile the standalone project for ``batch_size`` images (times ``rounds``, see
+        :meth:`run`) without running it.
 
         For ``device="cuda_standalone"`` this works without a GPU (nvcc is enough):
         brian2cuda's GPU detection is turned off and ``compute_capability`` (default 9.0)
@@ -498,7 +505,7 @@ class SpikingNetwork:
         import tempfile
 
         from .brian2_backend import build_standalone, standalone_device
-        from .devices import Device, _choose_batch
+        from .devices import Device, _choose_batch, _positive_int
 
         dev = Device.parse(device)
         if not dev.standalone:
@@ -508,9 +515,12 @@ class SpikingNetwork:
 
             cuda.require_brian2cuda()
         n_copies = _choose_batch(self, batch_size, batch_size, float("inf"))
+        rounds = _positive_int("rounds", rounds)
+        if rounds > 1 and dev is not Device.CPP_STANDALONE:
+            raise NeuroconvError(f"rounds={rounds} applies to device='cpp_standalone' only.")
         directory = tempfile.mkdtemp(prefix=f"neuroconv_{dev.value}_") if directory is None else str(directory)
         with standalone_device(dev.value, directory, compute_capability):
-            build_standalone(self, n_copies, record_spikes, dev.value, directory)
+            build_standalone(self, n_copies, record_spikes, dev.value, directory, rounds=rounds)
         return directory
 
     def to_brian2(self, x=None, batch_size: int | None = None):

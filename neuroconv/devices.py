@@ -42,21 +42,59 @@ _TARGETS = ("numpy", "cython")
 BYTES_PER_SYNAPSE = 25
 
 
-def estimate_resources(snn, batch_size: int) -> dict:
-    """Synapses, neurons and an estimate of memory for a Brian2 build of ``batch_size`` copies."""
+#: Synapses in the automatic batch of a time-multiplexed cpp_standalone run. Small batches run
+#: for more steps (a fixed cost per step and object) but keep the synapses in the CPU cache:
+#: measured here, the digits CNN (217,664 synapses per image) ran 553 images/s with 1 copy and
+#: 291 with 4, the digits MLP (6,464) 17,600 with 8 copies and 13,200 with 64
+#: (``benchmarks/bench_speed.py --batch-sizes`` measures the trade-off).
+STANDALONE_SYNAPSES_PER_BUILD = 65536
+#: Most images one standalone binary run simulates (its inputs and per-round records are files).
+MAX_IMAGES_PER_RUN = 8192
+
+
+def estimate_resources(snn, batch_size: int, rounds: int = 1) -> dict:
+    """Synapses, neurons and an estimate of memory for a Brian2 build of ``batch_size`` copies
+    (simulating ``rounds`` inferences one after the other, see ``SpikingNetwork.run``)."""
     synapses = snn.n_synapses * batch_size
-    neurons = (int(np.prod(snn.ann.input_shape)) + sum(l.size for l in snn.layers)) * batch_size
-    return {"batch_size": batch_size, "synapses": synapses, "neurons": neurons,
-            "memory_bytes": synapses * BYTES_PER_SYNAPSE + neurons * 8 * 6}
+    n_in = int(np.prod(snn.ann.input_shape))
+    neurons = (n_in + sum(l.size for l in snn.layers)) * batch_size
+    # time-multiplexed runs hold every round's input and per-round counts/readout (8 bytes each)
+    per_round = 0 if rounds == 1 else (n_in + sum(l.size for l in snn.layers)) * batch_size * 8
+    return {"batch_size": batch_size, "rounds": rounds, "synapses": synapses, "neurons": neurons,
+            "memory_bytes": synapses * BYTES_PER_SYNAPSE + neurons * 8 * 6 + per_round * (rounds + 1)}
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise NeuroconvError(f"{name} must be a positive int, got {value!r}.")
+    return int(value)
+
+
+def _choose_rounds(snn, dev, n_images, batch_size, rounds):
+    """Copies per build and rounds per binary run for a standalone device (see ``SpikingNetwork.run``)."""
+    if rounds is not None:
+        rounds = _positive_int("rounds", rounds)
+        if rounds > 1 and dev is not Device.CPP_STANDALONE:
+            # brian2cuda 1.0b1's synapse templates only know ``defaultclock``; the rounds need a second clock
+            raise NeuroconvError(f"rounds={rounds} applies to device='cpp_standalone' only; device={dev.value!r} "
+                                 "runs one batch at a time (leave rounds out).")
+    if dev is not Device.CPP_STANDALONE and rounds is None:
+        return batch_size, 1
+    if batch_size is None and rounds is None:
+        batch_size = int(min(n_images, max(1, STANDALONE_SYNAPSES_PER_BUILD // max(snn.n_synapses, 1))))
+    if batch_size is None or rounds is not None:
+        return batch_size, rounds or 1
+    n_copies = min(_positive_int("batch_size", batch_size), n_images)
+    n_batches = -(-n_images // n_copies)
+    n_runs = -(-n_batches // max(1, MAX_IMAGES_PER_RUN // n_copies))
+    return batch_size, -(-n_batches // n_runs)  # as many rounds per run as keeps the runs equal
 
 
 def _choose_batch(snn, n_images, batch_size, max_synapses):
     """Images per build: ``batch_size`` if given, else as many as fit ``max_synapses``; refuse what does not fit."""
     per_image = max(snn.n_synapses, 1)
     if batch_size is not None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise NeuroconvError(f"batch_size must be a positive int, got {batch_size!r}.")
-        chosen = int(min(batch_size, n_images))
+        chosen = int(min(_positive_int("batch_size", batch_size), n_images))
     else:
         chosen = int(max(1, min(n_images, max_synapses // per_image)))
     if chosen * per_image > max_synapses:
@@ -83,7 +121,7 @@ def check_cuda_runnable():
 
 def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="numpy", record_spikes=True,
                   progress=True, max_synapses=DEFAULT_MAX_SYNAPSES, record_margin=False, build_directory=None,
-                  compute_capability=None, cache=True, seed=None):
+                  compute_capability=None, cache=True, seed=None, rounds=None):
     """Validate everything, then simulate on the chosen backend (see SpikingNetwork.run)."""
     dev = Device.parse(device)
     if codegen_target not in _TARGETS:
@@ -104,7 +142,9 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
     n = x_flat.shape[0]
     if dev is Device.REFERENCE:
         max_synapses = float("inf")  # the reference holds activations, not synapses
+    batch_size, rounds = _choose_rounds(snn, dev, n, batch_size, rounds)
     n_copies = _choose_batch(snn, n, batch_size, max_synapses)
+    rounds = min(rounds, -(-n // n_copies))
     t0 = time.perf_counter()
     build_time = 0.0
     margins = None
@@ -123,7 +163,7 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
 
             (output, counts, spikes, out_counts), build_time = run_standalone(
                 snn, x_flat, n_copies, record_spikes, bar, directory=build_directory, device_name=dev.value,
-                compute_capability=compute_capability, use_cache=cache, seed=seed)
+                compute_capability=compute_capability, use_cache=cache, seed=seed, rounds=rounds)
     return SimulationResult(
         output=output, spike_counts=counts, layer_names=[l.name for l in snn.hidden_layers],
         timesteps=snn.timesteps, dt=snn.dt, device=dev.value if dev is not Device.RUNTIME else f"runtime/{codegen_target}",
