@@ -28,13 +28,13 @@ import platform
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 
 import neuroconv as nc
 from neuroconv import ann
+from neuroconv.bench import _equal, device_throughput
 from neuroconv.demo import load_digits_split, shipped_digits_mlp
 
 CPU_DEVICES = ["reference", "runtime/numpy", "runtime/cython", "cpp_standalone", "cpp_standalone/rounds=1"]
@@ -62,66 +62,16 @@ def _networks(names):
     return {k: v for k, v in nets.items() if k in names}, y_test
 
 
-def _equal(res, ref, n):
-    """Identical predictions and spike counts to the reference's first ``n`` images."""
-    return bool(np.array_equal(res.predictions, ref.predictions[:n])
-                and all(np.array_equal(a, b[:n]) for a, b in zip(res.spike_counts, ref.spike_counts)))
-
-
-def _device_options(dev, args):
-    """``"runtime/cython"`` -> device and codegen target; ``"cpp_standalone/rounds=1"`` -> device and rounds."""
-    device, _, extra = dev.partition("/")
-    options = {"batch_size": args.batch_size, "rounds": args.rounds if device == "cpp_standalone" else None}
-    if extra.startswith("rounds="):
-        options["rounds"] = int(extra.split("=", 1)[1])
-        if options["rounds"] == 1 and args.batch_size is None:
-            options["batch_size"] = 256  # the one-batch-per-run scheme at a typical batch
-    elif extra:
-        options["codegen_target"] = extra
-    if options["rounds"] is None:
-        del options["rounds"]
-    return device, options
-
-
 def throughput(args):
     nets, _ = _networks(args.networks)
     out = {}
     for name, (net, x_cal, x_test) in nets.items():
-        reps = int(np.ceil(args.images / len(x_test)))
-        x_all = np.concatenate([x_test] * reps)[: args.images]
         snn = nc.convert(net, timesteps=args.timesteps, calibration_data=x_cal)
-        ref = snn.run(x_all, device="reference", progress=False, record_spikes=False)
         print(f"# {name}: {snn.n_synapses} synapses per image", file=sys.stderr, flush=True)
-        rows = {}
-        cache_dir = tempfile.mkdtemp(prefix="neuroconv_bench_cache_")
-        os.environ["NEUROCONV_CACHE"] = cache_dir
-        for dev in args.devices:
-            device, options = _device_options(dev, args)
-            x = x_all[: args.runtime_images] if device == "runtime" else x_all
-            passes = ["cold", "warm"] if device.endswith("standalone") else ["run"]
-            for label in passes:
-                t0 = time.perf_counter()
-                res = snn.run(x, device=device, progress=False, record_spikes=False, max_synapses=args.max_synapses,
-                              **options)
-                wall = time.perf_counter() - t0
-                key = dev if label == "run" else f"{dev} ({label})"
-                rows[key] = {
-                    "images": len(x),
-                    "options": {k: v for k, v in options.items() if v is not None},
-                    "wall_s": round(wall, 3),
-                    "build_s": round(res.build_time, 3),
-                    "images_per_s": round(len(x) / wall, 1),
-                    "run_images_per_s": round(len(x) / max(wall - res.build_time, 1e-9), 1),
-                    "agree": _equal(res, ref, len(x)) if device != "reference" else True,
-                }
-                print(f"# {name} {key}: {rows[key]}", file=sys.stderr, flush=True)
-        ratio = {}
-        for key, row in rows.items():
-            if key.startswith("cpp_standalone") and "reference" in rows:
-                ratio[key] = round(row["run_images_per_s"] / rows["reference"]["run_images_per_s"], 3)
-        out[name] = {"synapses_per_image": snn.n_synapses, "neurons_per_image": int(sum(l.size for l in snn.layers)),
-                     "timesteps": args.timesteps, "devices": rows,
-                     "standalone_over_reference (excluding build)": ratio}
+        out[name] = device_throughput(args.devices, images=args.images, snn=snn, x=x_test, batch_size=args.batch_size,
+                                      rounds=args.rounds, runtime_images=args.runtime_images,
+                                      max_synapses=args.max_synapses,
+                                      log=lambda line: print(f"# {name} {line}", file=sys.stderr, flush=True))
     return out
 
 

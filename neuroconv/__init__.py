@@ -13,6 +13,7 @@ from .conversion import SpikingLayer, SpikingNetwork, convert
 from .devices import Device
 from .errors import NeuroconvError, NeuroconvWarning
 from .result import LayerSpikes, SimulationResult
+from .saved import load_network
 
 try:
     __version__ = _version("brian2-neuroconv")
@@ -20,4 +21,4 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0+unknown"
 
 __all__ = ["ann", "datasets", "equations", "calibrate", "convert", "SpikingNetwork", "SpikingLayer", "Device",
-           "NeuroconvError", "NeuroconvWarning", "SimulationResult", "LayerSpikes", "__version__"]
+           "NeuroconvError", "NeuroconvWarning", "SimulationResult", "LayerSpikes", "load_network", "__version__"]

@@ -66,7 +66,7 @@ def _input_objects(snn, n_copies, clock, round_clock=None, rounds=1):
         # on the round clock: the group (and its synapses) only work in each round's first step
         images = TimedArray(np.zeros((rounds, n_in * n_copies)), dt=round_clock.dt, name="neuroconv_images")
         inp = NeuronGroup(n_in * n_copies, "x : 1  # analog input value of the current round", threshold="x != 0",
-                          clock=round_clock, name="input", namespace={"neuroconv_images": images})
+                          reset="", clock=round_clock, name="input", namespace={"neuroconv_images": images})
         inp.run_regularly("x = neuroconv_images(t, i)", when="start", order=0, name="input_next_round")
     # the input fires once, in the first step: before any layer integrates (IF), or within the
     # thresholds slot, before layer 0's threshold (OneSpike, TPP)

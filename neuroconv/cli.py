@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+import numpy as np
 
 from .errors import NeuroconvError
 
@@ -46,7 +49,86 @@ def _parser():
                          help=f"only these figures ({', '.join(FIGURES)})")
     figures.add_argument("--full", action="store_true", help="the benchmark-sized versions (minutes instead of ~1)")
     figures.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_convert(sub)
+    _add_run(sub)
+    _add_sweep(sub)
+    _add_bench(sub)
     return parser
+
+
+def _sub(sub, name, help, description, epilog):
+    return sub.add_parser(name, help=help, description=description, epilog=epilog,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _add_convert(sub):
+    p = _sub(sub, "convert", "convert a model file into a saved spiking network (.npz)",
+             "Read an ANN (.npz from neuroconv.ann.save_npz or plain W0/b0 arrays, .onnx, .nir; or "
+             "builtin:digits_mlp, zoo:NAME[:qcfs]), balance its thresholds on training images of --dataset "
+             "(or use its trained thresholds) and save the spiking network: arrays plus JSON, no pickle.",
+             "examples:\n  neuroconv convert builtin:digits_mlp --out mlp_if32.npz -T 32\n"
+             "  neuroconv convert model.onnx --dataset fashion_mnist --neuron tpp -T 8 --out net.npz\n"
+             "  neuroconv convert zoo:fashion_cnn:qcfs --calibration trained --out qcfs.npz -T 16\n")
+    p.add_argument("model", help="model file (.npz, .onnx, .nir), builtin:digits_mlp or zoo:NAME[:qcfs]")
+    p.add_argument("--out", required=True, metavar="NPZ", help="where to write the spiking network")
+    p.add_argument("--neuron", default="if", choices=["if", "tpp", "one_spike"], help="neuron family (default: if)")
+    p.add_argument("-T", "--timesteps", type=int, default=32,
+                   help="IF: timesteps; TPP: phase length; One-Spike: window (default 32)")
+    p.add_argument("--base", type=float, default=None, help="One-Spike: growth base (default 1.1)")
+    p.add_argument("--dataset", default="digits", help="calibration data: digits, mnist5k, fashion_mnist")
+    p.add_argument("--calibration", default="max", help="'max', a percentile such as 99.9, or 'trained'")
+    p.add_argument("--calibration-images", type=int, default=1000, metavar="N")
+    p.add_argument("--per-channel", action="store_true", help="one threshold per channel")
+    p.add_argument("--readout", default="membrane", choices=["membrane", "spikes"])
+
+
+def _add_run(sub):
+    p = _sub(sub, "run", "run a saved spiking network on a dataset's test images",
+             "Simulate a network saved by 'neuroconv convert' (or SpikingNetwork.save) on the test split of "
+             "a dataset and print accuracy, spikes and timings (JSON with --out).",
+             "examples:\n  neuroconv run mlp_if32.npz --dataset digits\n"
+             "  neuroconv run net.npz --dataset fashion_mnist --device cpp_standalone --images 2000 --out run.json\n")
+    p.add_argument("network", help="a saved spiking network (.npz)")
+    p.add_argument("--dataset", default="digits", help="digits, mnist5k, fashion_mnist (default: digits)")
+    p.add_argument("--device", default="runtime",
+                   choices=["reference", "runtime", "runtime/cython", "cpp_standalone", "cuda_standalone"])
+    p.add_argument("-T", "--timesteps", type=int, default=None, help="simulate for another T (IF, TPP phase)")
+    p.add_argument("--images", type=int, default=None, metavar="N", help="first N test images (default: all)")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None, help="random numbers of stochastic neurons (TPP)")
+    p.add_argument("--out", default=None, metavar="JSON", help="also write the numbers here")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _add_sweep(sub):
+    from .sweep import __doc__ as sweep_doc
+
+    example = sweep_doc[sweep_doc.index("    [sweep]"):sweep_doc.index("Everything is checked")].rstrip()
+    p = _sub(sub, "sweep", "run an experiment config (TOML grid) on Dask, results in a CSV table",
+             "Run every cell of a TOML experiment config as an independent Dask task (a LocalCluster, or "
+             "--scheduler for an existing cluster). Rows land in the CSV table as cells finish; failed cells "
+             "are retried, then recorded without stopping the others; a re-run skips finished cells.",
+             "examples:\n  neuroconv sweep examples/accuracy_vs_T.toml\n"
+             "  neuroconv sweep grid.toml --workers 8\n  neuroconv sweep grid.toml --scheduler tcp://10.0.0.5:8786\n"
+             "  neuroconv sweep grid.toml --check     # validate and count the cells, run nothing\n\n"
+             "a config:\n" + example + "\n")
+    p.add_argument("config", help="the experiment config (.toml)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="an existing Dask scheduler")
+    p.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes (default: config, or CPUs)")
+    p.add_argument("--check", action="store_true", help="only validate the config and list how many cells would run")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _add_bench(sub):
+    p = _sub(sub, "bench", "measure images/s of every device on the shipped digits MLP",
+             "Simulate the shipped digits MLP on each device and print images/s (with and without build "
+             "time) and agreement with the reference, as JSON. benchmarks/bench_speed.py is the full version.",
+             "examples:\n  neuroconv bench\n  neuroconv bench --devices reference cpp_standalone --images 8192\n")
+    p.add_argument("--devices", nargs="+", default=["reference", "runtime", "cpp_standalone"],
+                   choices=["reference", "runtime", "runtime/cython", "cpp_standalone", "cuda_standalone"])
+    p.add_argument("--images", type=int, default=4096)
+    p.add_argument("-T", "--timesteps", type=int, default=32)
+    p.add_argument("--out", default=None, metavar="JSON")
 
 
 def _figures(args) -> int:
@@ -74,6 +156,127 @@ def _demo(args) -> int:
     return 0
 
 
+def _positive(name, value):
+    if value is not None and value < 1:
+        raise NeuroconvError(f"{name} must be >= 1, got {value}.")
+
+
+def _convert(args) -> int:
+    from .conversion import convert
+    from .datasets import load
+    from .saved import neuron_from_spec
+    from .sweep import _calibration, _load_model
+
+    _positive("--timesteps", args.timesteps)
+    _positive("--calibration-images", args.calibration_images)
+    try:
+        calibration = _calibration(args.calibration, "--calibration")
+    except NeuroconvError as exc:
+        raise NeuroconvError(str(exc).replace("config key '--calibration'", "--calibration")) from None
+    try:
+        net = _load_model(args.model, os.getcwd(), "model")
+    except NeuroconvError as exc:
+        raise NeuroconvError(str(exc).replace("config key 'model': ", "")) from None
+    spec = {"family": args.neuron}
+    if args.base is not None:
+        if args.neuron != "one_spike":
+            raise NeuroconvError("--base applies to --neuron one_spike only.")
+        spec["base"] = args.base
+    if args.neuron == "one_spike":
+        neuron, timesteps = neuron_from_spec({**spec, "window": args.timesteps}), None
+    else:
+        neuron, timesteps = neuron_from_spec(spec), args.timesteps
+    kwargs = dict(neuron=neuron, timesteps=timesteps, readout=args.readout, per_channel=args.per_channel)
+    if calibration != "trained":
+        data = load(args.dataset)
+        x_cal = data.x_train[: args.calibration_images].reshape((-1,) + tuple(net.input_shape))
+        kwargs.update(calibration_data=x_cal, method=calibration)
+    snn = convert(net, **kwargs)
+    path = snn.save(args.out)
+    print(f"wrote {path}: {type(neuron).__name__} network, {len(snn.hidden_layers)} spiking layer(s), "
+          f"{snn.n_synapses:,} synapses per image, {snn.timesteps} timesteps")
+    return 0
+
+
+def _run(args) -> int:
+    import json
+
+    from .datasets import load
+    from .saved import load_network
+
+    _positive("--images", args.images)
+    _positive("--timesteps", args.timesteps)
+    snn = load_network(args.network)
+    if args.timesteps is not None:
+        snn = snn.with_timesteps(args.timesteps)
+    data = load(args.dataset)
+    n_in = int(np.prod(snn.ann.input_shape))
+    if int(np.prod(data.input_shape)) != n_in:
+        raise NeuroconvError(f"the network takes inputs of shape {tuple(snn.ann.input_shape)} but dataset "
+                             f"{args.dataset!r} has {tuple(data.input_shape)}.")
+    x = data.x_test.reshape((-1,) + tuple(snn.ann.input_shape))
+    y = data.y_test
+    if args.images is not None:
+        x, y = x[: args.images], y[: args.images]
+    device, _, target = args.device.partition("/")
+    res = snn.run(x, device=device, codegen_target=target or "numpy", batch_size=args.batch_size, seed=args.seed,
+                  progress=not args.no_progress, record_spikes=False)
+    ann_pred = snn.ann.predict(x)
+    report = {"network": args.network, "dataset": args.dataset, "device": res.device, "images": len(x),
+              "timesteps": snn.timesteps, "accuracy": res.accuracy(y), "ann_accuracy": float(np.mean(ann_pred == y)),
+              "agreement_with_ann": float(np.mean(res.predictions == ann_pred)),
+              "spikes_per_image": float(sum(c.sum() for c in res.spike_counts) / len(x)),
+              "wall_s": round(res.wall_time, 3), "build_s": round(res.build_time, 3)}
+    print(f"{args.network} on {args.dataset} ({len(x)} test images, {res.device}, T={snn.timesteps}): "
+          f"accuracy {100 * report['accuracy']:.2f}% (ANN {100 * report['ann_accuracy']:.2f}%), "
+          f"{report['spikes_per_image']:.0f} spikes/image, {report['wall_s']:.2f} s")
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(report, fh, indent=2)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _sweep(args) -> int:
+    from .sweep import load_config, run_sweep
+
+    _positive("--workers", args.workers)
+    cfg = load_config(args.config)
+    if args.check:
+        from .sweep import read_table
+
+        done = {r["cell_id"] for r in read_table(cfg.output) if r.get("status") == "ok"}
+        todo = sum(c["cell_id"] not in done for c in cfg.cells)
+        print(f"{args.config}: valid; {len(cfg.cells)} cells, {len(cfg.cells) - todo} already in {cfg.output}, "
+              f"{todo} to run")
+        return 0
+    report = run_sweep(cfg, scheduler=args.scheduler, workers=args.workers, progress=not args.no_progress)
+    print(report.summary())
+    if report.figure:
+        print(f"wrote {report.figure}")
+    return 1 if report.failed else 0
+
+
+def _bench(args) -> int:
+    import json
+
+    from .bench import device_throughput
+
+    _positive("--images", args.images)
+    _positive("--timesteps", args.timesteps)
+    report = device_throughput(args.devices, images=args.images, timesteps=args.timesteps)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write(text)
+    return 0
+
+
+_COMMANDS = {"demo": "_demo", "figures": "_figures", "convert": "_convert", "run": "_run", "sweep": "_sweep",
+             "bench": "_bench"}
+
+
 def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -81,17 +284,16 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        if args.command == "demo":
-            return _demo(args)
-        if args.command == "figures":
-            return _figures(args)
+        return globals()[_COMMANDS[args.command]](args)
     except NeuroconvError as exc:
         print(f"neuroconv: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"neuroconv: error: {exc}", file=sys.stderr)
         return 2
-    return 0  # pragma: no cover
+    except KeyboardInterrupt:
+        print("neuroconv: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

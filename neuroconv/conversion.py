@@ -523,6 +523,15 @@ class SpikingNetwork:
             build_standalone(self, n_copies, record_spikes, dev.value, directory, rounds=rounds)
         return directory
 
+    def save(self, path) -> str:
+        """Write this network to one ``.npz`` archive (arrays + JSON, no pickle); see :mod:`neuroconv.saved`.
+
+        ``neuroconv.load_network(path)`` reads it back. Returns the path written.
+        """
+        from .saved import save_network
+
+        return save_network(self, path)
+
     def to_brian2(self, x=None, batch_size: int | None = None):
         """The converted network as a ``brian2.Network`` for your own scripts.
 

@@ -75,14 +75,34 @@ def _layer_record(k, layer, arrays):
     return {"type": type(layer).__name__}
 
 
-def save_npz(net: Graph, path) -> None:
-    """Save ``net`` (a Sequential or Graph) as an ``.npz`` archive (arrays plus JSON architecture; no pickle)."""
+def npz_arrays(net: Graph) -> dict:
+    """``net`` as the arrays of a :func:`save_npz` archive: ``__architecture__`` (JSON) and the layers' arrays."""
     arrays = {}
     records = [_layer_record(k, layer, arrays) for k, layer in enumerate(net.layers)]
     arch = {"format": _FORMAT, "input_shape": list(net.input_shape), "layers": records}
     if not net.is_chain:
         arch["inputs"] = [list(ins) for ins in net.inputs]
-    np.savez(path, __architecture__=np.array(json.dumps(arch)), **arrays)
+    return {"__architecture__": np.array(json.dumps(arch)), **arrays}
+
+
+def save_npz(net: Graph, path) -> None:
+    """Save ``net`` (a Sequential or Graph) as an ``.npz`` archive (arrays plus JSON architecture; no pickle)."""
+    np.savez(path, **npz_arrays(net))
+
+
+def read_npz(path) -> dict:
+    """Every array of a plain ``.npz`` archive (pickled objects are refused, never loaded)."""
+    if not os.path.exists(path):
+        raise NeuroconvError(f"file {os.fspath(path)!r} does not exist.")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except ValueError as exc:
+        raise NeuroconvError(f"{os.fspath(path)!r} is not a plain .npz archive ({exc}); neuroconv never loads pickles.") from None
+    except (OSError, EOFError) as exc:
+        raise NeuroconvError(f"cannot read {os.fspath(path)!r} as .npz: {exc}") from None
+    except Exception as exc:  # zipfile.BadZipFile and friends from a truncated or corrupted archive
+        raise NeuroconvError(f"cannot read {os.fspath(path)!r} as .npz (corrupted?): {exc}") from None
 
 
 def from_npz(path, input_shape=None) -> Graph:
@@ -97,19 +117,14 @@ def from_npz(path, input_shape=None) -> Graph:
     """
     if not os.path.exists(path):
         raise NeuroconvError(f"model file {os.fspath(path)!r} does not exist.")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            contents = {key: data[key] for key in data.files}
-    except ValueError as exc:
-        raise NeuroconvError(f"{os.fspath(path)!r} is not a plain .npz archive ({exc}); neuroconv never loads pickles.") from None
-    except OSError as exc:
-        raise NeuroconvError(f"cannot read {os.fspath(path)!r} as .npz: {exc}") from None
+    contents = read_npz(path)
     if "__architecture__" in contents:
-        return _from_architecture(contents, path, input_shape)
+        return from_architecture(contents, path, input_shape)
     return _from_plain_mlp(contents, path, input_shape)
 
 
-def _from_architecture(contents, path, input_shape):
+def from_architecture(contents, path, input_shape=None) -> Graph:
+    """The ANN in the arrays of a :func:`save_npz` archive (``path`` names it in errors)."""
     try:
         arch = json.loads(str(contents["__architecture__"]))
         records = arch["layers"]
