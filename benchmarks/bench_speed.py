@@ -13,8 +13,8 @@ devices are run twice, ``cold`` with an empty build cache and ``warm`` with the 
 filled by the cold run. ``cpp_standalone`` runs time-multiplexed by default (a small batch
 of copies, many rounds per binary run; ``--batch-size`` fixes the copies, ``--rounds`` the
 rounds); ``cpp_standalone/rounds=1`` is the one-batch-per-binary-run scheme for comparison.
-The runtime targets simulate ``--runtime-images`` (they are slow on the CNN); every row
-reports its own image count. The CNN has random weights (He init, fixed seed, max
+The slow lines (runtime targets, ``cpp_standalone/rounds=1``) simulate ``--slow-images``;
+every row reports its own image count. The CNN has random weights (He init, fixed seed, max
 calibration on digits): its accuracy is meaningless, its activity and synapse count are
 realistic.
 """
@@ -56,9 +56,17 @@ def digits_cnn(seed: int = 0) -> ann.Sequential:
 
 
 def _networks(names):
+    """The benchmark networks by name: (ANN, calibration inputs, test inputs). ``fashion_cnn`` and
+    ``fashion_resnet`` are the trained zoo models (torch extra, Fashion-MNIST installed)."""
     x_train, x_test, _, y_test = load_digits_split()
     nets = {"digits_mlp": (shipped_digits_mlp(), x_train.reshape(-1, 64), x_test.reshape(-1, 64)),
             "digits_cnn": (digits_cnn(), x_train.reshape(-1, 1, 8, 8), x_test.reshape(-1, 1, 8, 8))}
+    for name in ("fashion_cnn", "fashion_resnet"):
+        if name in names:
+            from neuroconv import zoo
+
+            model = zoo.load(name)
+            nets[name] = (model.to_ann(), model.dataset.x_train[:2000], model.dataset.x_test)
     return {k: v for k, v in nets.items() if k in names}, y_test
 
 
@@ -69,7 +77,7 @@ def throughput(args):
         snn = nc.convert(net, timesteps=args.timesteps, calibration_data=x_cal)
         print(f"# {name}: {snn.n_synapses} synapses per image", file=sys.stderr, flush=True)
         out[name] = device_throughput(args.devices, images=args.images, snn=snn, x=x_test, batch_size=args.batch_size,
-                                      rounds=args.rounds, runtime_images=args.runtime_images,
+                                      rounds=args.rounds, slow_images=args.slow_images,
                                       max_synapses=args.max_synapses,
                                       log=lambda line: print(f"# {name} {line}", file=sys.stderr, flush=True))
     return out
@@ -137,10 +145,12 @@ def scaling(sizes):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--networks", nargs="+", default=["digits_mlp", "digits_cnn"])
+    parser.add_argument("--networks", nargs="+", default=["digits_mlp", "digits_cnn"],
+                        choices=["digits_mlp", "digits_cnn", "fashion_cnn", "fashion_resnet"])
     parser.add_argument("--devices", nargs="+", default=CPU_DEVICES)
     parser.add_argument("--images", type=int, default=8192)
-    parser.add_argument("--runtime-images", type=int, default=1024, help="images for the (slow) runtime targets")
+    parser.add_argument("--slow-images", type=int, default=1024,
+                        help="images for the slow lines (runtime targets, cpp_standalone/rounds=1)")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None, help="cpp_standalone rounds per binary run")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=None,

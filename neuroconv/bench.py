@@ -34,9 +34,10 @@ def _equal(res, ref, n):
 
 
 def device_throughput(devices, images=4096, timesteps=32, snn=None, x=None, batch_size=None, rounds=None,
-                      runtime_images=None, max_synapses=1e9, log=None) -> dict:
+                      slow_images=None, max_synapses=1e9, log=None) -> dict:
     """Images/s of each device on ``snn`` (default: the shipped digits MLP) and inputs ``x`` (default: its
-    test digits repeated to ``images``).
+    test digits repeated to ``images``). The slow lines (runtime targets, ``cpp_standalone/rounds=1``)
+    simulate only the first ``slow_images`` when given.
 
     Standalone devices run twice, ``cold`` (empty build cache) and ``warm``; every row has
     ``wall_s``, ``build_s``, ``images_per_s`` (with build), ``run_images_per_s`` (without)
@@ -57,7 +58,8 @@ def device_throughput(devices, images=4096, timesteps=32, snn=None, x=None, batc
     try:
         for dev in devices:
             device, options = device_options(dev, batch_size, rounds)
-            xs = x[:runtime_images] if device == "runtime" and runtime_images else x
+            slow = device == "runtime" or options.get("rounds") == 1
+            xs = x[:slow_images] if slow and slow_images else x
             for label in (["cold", "warm"] if device.endswith("standalone") else ["run"]):
                 t0 = time.perf_counter()
                 res = snn.run(xs, device=device, progress=False, record_spikes=False, max_synapses=max_synapses,

@@ -28,6 +28,15 @@ vectorisation and CUDA's parallel updates.
 
 Batches are B block-diagonal copies of the network in one set of groups: image ``c``
 occupies neurons ``c*N ... (c+1)*N - 1`` of every group.
+
+Time-multiplexed runs (``rounds > 1``, C++ standalone): one binary run simulates ``rounds``
+inferences of the B copies one after the other, ``T`` steps each. A second clock ticks once
+per round: at a round's first step (slot ``start``) StateMonitors record what the previous
+round ended with (each spiking layer's ``spike_count``, the output membrane), then
+``run_regularly`` operations return every variable to its initial value and the input
+group (on the round clock, with its synapses) takes the round's images from a
+``TimedArray`` and fires. Thresholds that depend on time see the step within the round.
+So the synapses are created once per binary run, and a small B keeps them in the CPU cache.
 """
 
 from __future__ import annotations

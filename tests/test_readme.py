@@ -49,3 +49,12 @@ def test_real_models_example_runs(tmp_path, monkeypatch, capsys):
     exec(compile(code, "README real-models example", "exec"), {"__name__": "readme_real_models"})
     snn_acc, ann_acc = (float(v) for v in capsys.readouterr().out.split())
     assert snn_acc > 0.9 and abs(snn_acc - ann_acc) < 0.02
+
+
+def test_sweep_example_is_the_shipped_config():
+    block = re.search(r"```toml\n(.*?)```", _readme(), flags=re.S).group(1)
+    assert block == (ROOT / "examples" / "accuracy_vs_T.toml").read_text()
+    from neuroconv.sweep import load_config
+
+    cfg = load_config(ROOT / "examples" / "accuracy_vs_T.toml", prepare_models=False)
+    assert len(cfg.cells) == 72 and set(cfg.grid["neuron"]) == {"if", "tpp", "tpp_unbiased", "one_spike"}
