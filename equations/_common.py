@@ -16,3 +16,10 @@ class AnalogInput:
     input_threshold = "t < dt and x != 0"
     #: Model of the synapses from the input group into the first layer.
     input_synapse_model = "w : 1 (constant)"
+    #: Whether the model draws random numbers (then ``run(seed=...)`` matters).
+    stochastic = False
+
+    @property
+    def namespace(self) -> dict:
+        """External names (functions) the Brian2 equations use; none by default."""
+        return {}

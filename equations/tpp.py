@@ -19,9 +19,11 @@ constant, so its accumulation phase collapses into the first step: the analog in
 adds ``T * w * x`` once, exactly what ``T`` steps of constant current sum to. The run lasts
 ``T`` steps per spiking layer; the membrane readout is the output's potential ``/ T``.
 
-Random numbers come from Brian2's ``rand()`` (in the threshold condition), reproducible
-with ``snn.run(..., seed=...)``; the reference simulator draws from numpy with the same
-rule, so the two agree in distribution, not spike for spike.
+Random numbers are counter-based (:mod:`neuroconv.equations._random`): the uniform a
+neuron compares with at a step is a hash of (seed, layer, neuron, image, step), computed
+by the same function in the Brian2 code (numpy, Cython, C++, CUDA) and in the reference
+simulator. The same seed gives the same spikes on every device, batch size and process,
+and the reference and Brian2 agree spike for spike.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import numpy as np
 
 from neuroconv.errors import NeuroconvError
 
+from . import _random
 from ._common import AnalogInput
 
 __all__ = ["TPP"]
@@ -41,6 +44,7 @@ v : 1                                   # remaining potential V (accumulated inp
 theta : 1 (constant)                     # threshold = spike amplitude, ANN activation scale
 first_step : integer (constant, shared)  # first timestep of the spiking phase
 n_steps : integer (constant, shared)     # phase length T
+rng_key : integer (constant)             # this neuron's random stream (seed, layer, neuron)
 """
 
 _OUTPUT_EQUATIONS = """
@@ -60,7 +64,7 @@ class TPP(AnalogInput):
     unbiased : bool
         ``False`` (default): the rule above, whose mean count exceeds ``V/theta`` (by up to
         0.31 spikes at T = 8). ``True``: round ``u = V/theta`` once, randomly, to
-        ``floor(u + r)`` with ``r`` uniform in [0, 1) drawn per neuron and inference (so the
+        ``floor(u + r)`` with ``r`` uniform in (0, 1) drawn per neuron and inference (so the
         mean is exactly ``u``, clipped to [0, T]), then fire that many spikes at uniformly
         random steps: the same rule with ``floor(v/theta + r)`` in place of ``v/theta``.
     """
@@ -87,21 +91,32 @@ class TPP(AnalogInput):
 
     @property
     def equations(self) -> str:
-        """Brian2 equations of a spiking layer."""
-        if not self.unbiased:
-            return _EQUATIONS
-        return _EQUATIONS + "r_round : 1  # uniform in [0, 1), drawn per neuron and inference: rounds V/theta\n"
+        """Brian2 equations of a spiking layer (``image_index``, the image's position in the run's
+        input, is added by the builder, which knows the batch layout)."""
+        return _EQUATIONS
 
     @property
     def threshold(self) -> str:
         """Spikes only in its own phase, with probability ``clip(V / (R theta), 0, 1)``, R = steps left.
 
         (``R`` is clipped to [1, T] only so that vectorised targets never divide by 0 outside
-        the phase.) The unbiased rule uses ``floor(v/theta + r_round)`` spikes' worth of ``V``.
+        the phase.) The unbiased rule uses ``floor(v/theta + r)`` spikes' worth of ``V``, ``r`` the
+        neuron's draw for step ``-1`` (once per inference).
         """
-        value = "floor(v / theta + r_round)" if self.unbiased else "v / theta"
+        f = _random.FUNCTION_NAME
+        value = f"floor(v / theta + {f}(rng_key, image_index, -1))" if self.unbiased else "v / theta"
         return ("t_in_timesteps >= first_step and t_in_timesteps < first_step + n_steps and "
-                f"rand() < clip({value} / clip(first_step + n_steps - t_in_timesteps, 1, n_steps), 0, 1)")
+                f"{f}(rng_key, image_index, t_in_timesteps) < "
+                f"clip({value} / clip(first_step + n_steps - t_in_timesteps, 1, n_steps), 0, 1)")
+
+    @property
+    def namespace(self) -> dict:
+        """External names the equations use: the counter-based uniform."""
+        return {_random.FUNCTION_NAME: _random.brian2_function()}
+
+    def random_keys(self, seed: int, index: int, size: int) -> np.ndarray:
+        """``rng_key`` of population ``index``'s ``size`` neurons for ``seed`` (int32)."""
+        return _random.neuron_keys(seed, index, size)
 
     def phase_start(self, index: int) -> int:
         """First step of population ``index``'s spiking phase (its accumulation phase is the one before)."""
@@ -113,8 +128,6 @@ class TPP(AnalogInput):
         values = {"v": T * layer.bias}  # T steps of bias, accumulated
         if layer.spiking:
             values.update(theta=layer.theta, first_step=self.phase_start(index), n_steps=T)
-            if self.unbiased:
-                values["r_round"] = "rand()"  # a string: drawn anew for every run (see brian2_backend)
         return values
 
     def readout(self, snn, v=None, counts=None, first_step=None) -> np.ndarray:
@@ -123,15 +136,22 @@ class TPP(AnalogInput):
         return counts * out.theta / self.timesteps if out.spiking else v / self.timesteps
 
     # --- reference semantics ----------------------------------------------------------
-    def spike_phase(self, potential: np.ndarray, theta: np.ndarray, timesteps: int, rng: np.random.Generator):
-        """Run the spiking phase on potentials ``V`` (any shape): ``(T, *shape)`` bool spikes."""
+    def spike_phase(self, potential: np.ndarray, theta: np.ndarray, timesteps: int, keys: np.ndarray,
+                    images: np.ndarray, first_step: int = 0):
+        """Run the spiking phase on potentials ``V`` ``(batch, n)``: ``(T, batch, n)`` bool spikes.
+
+        ``keys`` are the population's ``rng_key`` (n,), ``images`` the images' positions in
+        the run's input (batch,), ``first_step`` the phase's first timestep: the same uniforms
+        as the Brian2 threshold draws.
+        """
         v = np.array(potential, dtype=np.float64, copy=True)
+        keys, images = np.asarray(keys)[None, :], np.asarray(images)[:, None]
         spikes = np.zeros((timesteps,) + v.shape, dtype=bool)
-        r_round = rng.random(v.shape) if self.unbiased else None
+        r_round = _random.uniform(keys, images, -1) if self.unbiased else None
         for k in range(timesteps):
             value = np.floor(v / theta + r_round) if self.unbiased else v / theta
             p = np.clip(value / (timesteps - k), 0.0, 1.0)
-            spikes[k] = rng.random(v.shape) < p
+            spikes[k] = _random.uniform(keys, images, first_step + k) < p
             v -= theta * spikes[k]
         return spikes
 

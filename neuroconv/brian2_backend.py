@@ -37,6 +37,12 @@ round ended with (each spiking layer's ``spike_count``, the output membrane), th
 group (on the round clock, with its synapses) takes the round's images from a
 ``TimedArray`` and fires. Thresholds that depend on time see the step within the round.
 So the synapses are created once per binary run, and a small B keeps them in the CPU cache.
+
+Stochastic models (TPP) draw counter-based uniforms (:mod:`neuroconv.equations._random`):
+every spiking neuron holds its ``rng_key`` (from the seed, its layer and its index within
+one image) and ``copy_index``; ``image_index`` (``image_base`` of the run, plus the copy,
+plus ``B`` per round) is the image's position in the input given to ``run``. So the
+draws do not depend on batch size, rounds, device or process.
 """
 
 from __future__ import annotations
@@ -112,6 +118,26 @@ def _round_reset(equations: str, values: dict):
     return equations + "\n" + "\n".join(extra) + "\n", "\n".join(code), start_values
 
 
+def _image_index_equations(snn, n_copies, rounds):
+    """Equations giving a stochastic group's neurons ``image_index``, their image's position in the run's input."""
+    per_round = f" + {n_copies} * (t_in_timesteps // {snn.timesteps})" if rounds else ""
+    return ("\ncopy_index : integer (constant)       # which copy (image of the batch) the neuron belongs to"
+            "\nimage_base : integer (constant, shared) # position of copy 0's image in the run's input"
+            f"\nimage_index = image_base + copy_index{per_round} : integer\n")
+
+
+def _set_image_base(snn, net, start, run_args=None):
+    """Tell stochastic groups that copy 0 holds image ``start`` (in place, or as standalone ``run_args``)."""
+    if not getattr(snn.neuron, "stochastic", False):
+        return
+    for layer in snn.layers:
+        if layer.spiking:
+            if run_args is None:
+                net[layer.name].image_base = start
+            else:
+                run_args[net[layer.name].image_base] = start
+
+
 #: A max-pool relay: it fires when the running maximum of its window's spike counts grows.
 MAXPOOL_EQUATIONS = """
 m : integer          # running maximum of the window's spike counts (= this relay's spike count)
@@ -123,11 +149,12 @@ MAXPOOL_SYNAPSES = "c : integer"
 MAXPOOL_ON_PRE = "top_post += int(c == m_post)\nc += 1"
 
 
-def _population(snn, k, n_copies, clock, threshold_order, round_clock=None):
+def _population(snn, k, n_copies, clock, threshold_order, round_clock=None, seed=0):
     """The NeuronGroup of population ``k`` with its parameters and initial state set.
 
     With a ``round_clock`` the group returns to that state at the start of every round and its
-    threshold sees the step within the round as ``t_in_timesteps``.
+    threshold sees the step within the round as ``t_in_timesteps``. Stochastic models get
+    their random streams from ``seed`` (see the module docstring).
     """
     from brian2 import NeuronGroup
 
@@ -138,6 +165,9 @@ def _population(snn, k, n_copies, clock, threshold_order, round_clock=None):
         equations, threshold, reset, method = MAXPOOL_EQUATIONS, "top > 0", "m += 1\ntop = 0", "euler"
     elif layer.spiking:
         equations, threshold, reset, method = model.equations, model.threshold, model.reset_code, model.method
+        if getattr(model, "stochastic", False):
+            equations += _image_index_equations(snn, n_copies, round_clock is not None)
+            values.update(rng_key=model.random_keys(seed, k, layer.size), image_base=0)
     else:
         equations, threshold, reset, method = model.output_equations, None, None, model.method
     start_values, round_code = {}, ""
@@ -148,7 +178,8 @@ def _population(snn, k, n_copies, clock, threshold_order, round_clock=None):
         equations, round_code, start_values = _round_reset(equations, values)
         if threshold is not None:
             threshold = re.sub(r"\bt_in_timesteps\b", f"(t_in_timesteps % {snn.timesteps})", threshold)
-    group = NeuronGroup(n, equations, threshold=threshold, reset=reset, method=method, clock=clock, name=layer.name)
+    group = NeuronGroup(n, equations, threshold=threshold, reset=reset, method=method, clock=clock, name=layer.name,
+                        namespace=dict(model.namespace) if layer.spiking else {})
     if layer.kind == "maxpool":
         group.theta = np.tile(layer.theta, n_copies)
     if layer.spiking:
@@ -156,6 +187,8 @@ def _population(snn, k, n_copies, clock, threshold_order, round_clock=None):
         group.thresholder["spike"].order = threshold_order
     for name, value in {**values, **start_values}.items():
         setattr(group, name, value if np.ndim(value) == 0 else np.tile(value, n_copies))
+    if "copy_index" in group.variables:
+        group.copy_index = np.repeat(np.arange(n_copies, dtype=np.int32), layer.size)
     if round_code:
         group.run_regularly(round_code, clock=round_clock, when="start", order=1, name=f"{layer.name}_next_round")
     return group
@@ -189,7 +222,7 @@ def _pathway(snn, k, group, pre, matrix, n_copies, clock, input_orders, round_cl
     return _connect(syn, matrix, n_copies, "thresholds", 2 * k - 1)
 
 
-def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None, rounds: int = 1):
+def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None, rounds: int = 1, seed: int = 0):
     """A ``brian2.Network`` with ``n_copies`` replicated copies of ``snn`` (see module docstring).
 
     All objects share ``clock`` (default: a new ``Clock(dt=snn.dt, name="neuroconv_clock")``).
@@ -199,7 +232,8 @@ def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None, ro
     state when a round starts, and a ``StateMonitor`` ``<layer>_rounds`` keeps each spiking
     layer's ``spike_count`` (and the output's membrane) as each round ends; spike monitors
     exist only with ``record_spikes`` (and for a spiking output). Run it for
-    ``(rounds * T + 1) * dt``: the last step only records the last round's state.
+    ``(rounds * T + 1) * dt``: the last step only records the last round's state. ``seed``:
+    the random streams of stochastic models.
     """
     from brian2 import Clock, Network, SpikeMonitor, StateMonitor
 
@@ -211,7 +245,7 @@ def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None, ro
     objects = [inp]
     groups = {-1: inp}
     for k, layer in enumerate(snn.layers):
-        group = _population(snn, k, n_copies, clock, threshold_order=2 * k, round_clock=round_clock)
+        group = _population(snn, k, n_copies, clock, threshold_order=2 * k, round_clock=round_clock, seed=seed)
         objects.append(group)
         for source, matrix in zip(layer.sources, layer.pathways[0]):
             objects.append(_pathway(snn, k, group, groups[source], matrix, n_copies, clock, input_orders, round_clock))
@@ -345,26 +379,18 @@ def _codegen_target(target: str):
         prefs.codegen.target = previous
 
 
-def run_runtime(snn, x_flat, n_copies, record_spikes, progress_bar, target="numpy", seed=None):
+def run_runtime(snn, x_flat, n_copies, record_spikes, progress_bar, target="numpy", seed=0):
     """Runtime mode: build once for ``n_copies`` images, restore and re-run for each batch.
 
-    ``seed`` seeds Brian2's random numbers once, before the first batch.
+    ``seed``: the random streams of stochastic models (counter-based, see the module docstring).
     """
-    from brian2 import seed as brian2_seed
-
     with _codegen_target(target):
-        net = build_network(snn, n_copies, record_spikes)
+        net = build_network(snn, n_copies, record_spikes, seed=seed)
         net.store("initial")
-        if seed is not None:
-            brian2_seed(seed)
-        # values given as expressions (e.g. TPP's r_round = "rand()") are drawn anew for every batch
-        redraw = [(layer.name, name, value) for k, layer in enumerate(snn.layers)
-                  for name, value in snn.neuron.brian2_values(layer, k, snn).items() if isinstance(value, str)]
         parts = []
         for start, stop in _chunks(x_flat.shape[0], n_copies):
             net.restore("initial")
-            for group, name, value in redraw:
-                setattr(net[group], name, value)
+            _set_image_base(snn, net, start)
             net["input"].x = _padded_input(x_flat, start, stop, n_copies)
             net.run(snn.timesteps * snn.dt, namespace={})
             parts.append(_read_results(snn, net, stop - start, n_copies, record_spikes, start))
@@ -400,14 +426,13 @@ def _duration(snn, rounds: int):
     return (snn.timesteps * rounds + (rounds > 1)) * snn.dt
 
 
-def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_cache=True, seed=None, rounds=1):
+def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_cache=True, seed=0, rounds=1):
     """Generate and compile the project for ``n_copies`` images (times ``rounds``, see :func:`build_network`);
     must run inside :func:`standalone_device`.
 
     With ``use_cache`` the binary comes from :mod:`neuroconv.build_cache` when identical
-    sources were compiled before (any process), and is published there otherwise. For
-    stochastic models the binary seeds its random numbers with ``seed`` at every start
-    (so every batch starts from the same seed), or randomly when ``seed`` is None.
+    sources were compiled before (any process), and is published there otherwise. ``seed``
+    (stochastic models) goes into the data files, not the code, so seeds share a binary.
 
     Returns the ``brian2.Network`` (whose variables ``device.run`` fills) and the build time in s.
     """
@@ -419,14 +444,7 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
         # brian2cuda's synapse templates refer to ``defaultclock`` by name
         defaultclock.dt = snn.dt
         clock = defaultclock
-    if getattr(snn.neuron, "stochastic", False) and not (seed is None and device_name == "cuda_standalone"):
-        from brian2 import seed as brian2_seed
-
-        # first, so that random initial values (TPP's r_round) follow it too. brian2cuda 1.0b1
-        # writes seed(None)'s random numpy seed as "np.uint64(...)" into main.cu under numpy 2,
-        # so without a seed CUDA keeps its own start-up seeding.
-        brian2_seed(None if seed is None else int(seed))
-    net = build_network(snn, n_copies, record_spikes, clock=clock, rounds=rounds)
+    net = build_network(snn, n_copies, record_spikes, clock=clock, rounds=rounds, seed=seed)
     net["input"].x = 0.0
     net.run(_duration(snn, rounds), namespace={})
     device.build(directory=directory, compile=False, run=False, with_output=False)
@@ -445,7 +463,7 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
 
 
 def run_standalone(snn, x_flat, n_copies, record_spikes, progress_bar, directory=None, keep_build=False,
-                   device_name="cpp_standalone", compute_capability=None, use_cache=True, seed=None, rounds=1):
+                   device_name="cpp_standalone", compute_capability=None, use_cache=True, seed=0, rounds=1):
     """Standalone (C++ or CUDA): generate and compile once, then run the binary with new inputs until every
     image is done, ``n_copies * rounds`` images per binary run (``rounds`` inferences one after the other).
 
@@ -466,6 +484,7 @@ def run_standalone(snn, x_flat, n_copies, record_spikes, progress_bar, directory
                     run_args = {images: x.reshape(rounds, -1)}
                 else:
                     run_args = {net["input"].x: x}
+                _set_image_base(snn, net, start, run_args)
                 device.run(with_output=False, run_args=run_args)
                 for name in device.run_args_arrays:  # this run's input file: not needed again
                     path = os.path.join(directory, "static_arrays", name)

@@ -481,8 +481,9 @@ class SpikingNetwork:
             compiled standalone binaries, default True), ``build_directory`` (standalone
             project folder, kept), ``compute_capability`` (CUDA), ``record_margin``
             (reference only: smallest ``|v - theta|`` per neuron, for tie diagnosis), ``seed``
-            (random numbers of stochastic models such as TPP: the same seed gives the same
-            spikes on the same device and batch size; standalone binaries re-seed for every batch),
+            (random numbers of stochastic models such as TPP: counter-based, so the same seed
+            gives the same spikes on every device, batch size and process; None draws one, kept
+            in ``result.seed``),
             ``rounds`` (``cpp_standalone`` only: inferences one binary run simulates one after
             the other, each round a new ``batch_size`` of images and every state reset between
             rounds, so the synapses are created once per run; default: enough rounds for up

@@ -135,6 +135,12 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
                              f"{type(snn.neuron).__name__} is stochastic.")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
         raise NeuroconvError(f"seed must be a non-negative int or None, got {seed!r}.")
+    if getattr(snn.neuron, "stochastic", False):
+        from .equations._random import random_seed
+
+        seed = random_seed() if seed is None else int(seed)
+    else:
+        seed = None
     x = snn.ann.check_input(x)
     if dev is Device.CUDA_STANDALONE:
         check_cuda_runnable()
@@ -168,19 +174,18 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
         output=output, spike_counts=counts, layer_names=[l.name for l in snn.hidden_layers],
         timesteps=snn.timesteps, dt=snn.dt, device=dev.value if dev is not Device.RUNTIME else f"runtime/{codegen_target}",
         spikes=spikes, output_spike_counts=out_counts, wall_time=time.perf_counter() - t0, build_time=build_time,
-        threshold_margin=margins,
+        threshold_margin=margins, seed=seed,
     )
 
 
 def _run_reference(snn, x_flat, n_copies, record_spikes, record_margin, bar, seed=None):
     from .reference import simulate
 
-    rng = np.random.default_rng(seed)
     parts, margin_parts = [], []
     for start in range(0, x_flat.shape[0], n_copies):
         stop = min(start + n_copies, x_flat.shape[0])
         output, counts, spikes, out_counts, margins = simulate(snn, x_flat[start:stop], record_spikes,
-                                                               record_margin, bar, rng)
+                                                               record_margin, bar, seed, image_offset=start)
         if spikes is not None:
             spikes = [s._replace(image=s.image + start) for s in spikes]
         parts.append((output, counts, spikes, out_counts))

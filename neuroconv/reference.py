@@ -15,8 +15,12 @@ from .result import LayerSpikes
 __all__ = ["simulate", "readouts_over_time"]
 
 
-def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=None, rng=None, snapshots=None):
-    """Run ``snn`` on flattened inputs ``(batch, n_in)``; ``rng`` (numpy Generator) for stochastic models.
+def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=None, seed=None, snapshots=None,
+             image_offset=0):
+    """Run ``snn`` on flattened inputs ``(batch, n_in)``.
+
+    Stochastic models (TPP) draw counter-based uniforms from ``seed`` (None: a fresh one) and
+    the images' positions ``image_offset + 0 .. batch-1`` in the run's input, as Brian2 does.
 
     Returns ``(output, counts, spikes, output_counts, margins)``; see SimulationResult.
     ``snapshots`` (IF only): a dict whose keys are step counts ``t <= T``; each is filled
@@ -27,7 +31,10 @@ def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=
     if isinstance(snn.neuron, OneSpike):
         return _simulate_one_spike(snn, x_flat, record_spikes, record_margin, progress_bar)
     if isinstance(snn.neuron, TPP):
-        return _simulate_tpp(snn, x_flat, record_spikes, progress_bar, np.random.default_rng(rng))
+        from neuroconv.equations._random import random_seed
+
+        return _simulate_tpp(snn, x_flat, record_spikes, progress_bar, random_seed() if seed is None else seed,
+                             image_offset)
     model = snn.neuron
     batch = x_flat.shape[0]
     T = snn.timesteps
@@ -163,7 +170,7 @@ def _simulate_one_spike(snn, x_flat, record_spikes, record_margin, progress_bar)
     return output, counts, (events if record_spikes else None), out_counts, (margins if record_margin else None)
 
 
-def _simulate_tpp(snn, x_flat, record_spikes, progress_bar, rng):
+def _simulate_tpp(snn, x_flat, record_spikes, progress_bar, seed, image_offset):
     """TPP, layer by layer: accumulate ``V = T * drive`` of the layer below's rates, then the spiking phase.
 
     ``T * drive(counts * theta / T)`` is the sum of ``w * theta`` over the spikes received
@@ -174,12 +181,14 @@ def _simulate_tpp(snn, x_flat, record_spikes, progress_bar, rng):
     batch = x_flat.shape[0]
     below = x_flat
     counts, events, out_counts = [], [], None
+    images = image_offset + np.arange(batch)
     for index, layer in enumerate(snn.layers):
         potential = T * layer.drive(below)
         if not layer.spiking:
             output = potential / T
             break
-        spikes = model.spike_phase(potential, layer.theta, T, rng)
+        spikes = model.spike_phase(potential, layer.theta, T, model.random_keys(seed, index, layer.size), images,
+                                   model.phase_start(index))
         count = spikes.sum(axis=0, dtype=np.int64)
         if layer is snn.output_layer:
             out_counts = count

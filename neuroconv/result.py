@@ -55,6 +55,9 @@ class SimulationResult:
     threshold_margin : list of ndarrays or None
         Reference simulator only, with ``record_margin=True``: per neuron, the smallest
         ``|v - theta|`` seen at a threshold check (diagnoses float ties).
+    seed : int or None
+        Stochastic models (TPP): the seed of the run's random numbers (drawn when ``seed=None``
+        was passed); running again with it reproduces every spike, on any device and batch size.
     """
 
     output: np.ndarray
@@ -68,6 +71,7 @@ class SimulationResult:
     wall_time: float = float("nan")
     build_time: float = 0.0
     threshold_margin: list | None = None
+    seed: int | None = None
     predictions: np.ndarray = field(init=False)
 
     def __post_init__(self):

@@ -1,5 +1,6 @@
 """TPP (two-phase probabilistic) neurons: count bounds, the exact count distribution, uniform spike
-times, seeds, Brian2 against the reference in distribution, and bad input."""
+times, seeds, and bad input. (Brian2 against the reference, spike for spike: test_equivalence.py;
+the same spikes for a seed on every device, batch size and process: test_determinism.py.)"""
 
 import numpy as np
 import pytest
@@ -169,13 +170,15 @@ def test_timing_and_latency(demo_net, digits):
 
 
 def test_probabilities_are_clipped(tmp_path):
-    """Huge and negative potentials never put a probability outside [0, 1] before rand()."""
+    """Huge and negative potentials never put a probability outside [0, 1] before the uniform draw."""
     x = np.array([[1e6, -1e6, 0.0, 0.5]])
     snn = identity_snn(4, 4)
     for device in ("reference", "runtime"):
         res = snn.run(x, device=device, seed=1, progress=False)
         np.testing.assert_array_equal(res.spike_counts[0][0], [4, 0, 0, 2])
-    assert "rand() < clip(v / theta / clip(" in snn.neuron.threshold and snn.neuron.threshold.endswith(", 0, 1)")
+    threshold = snn.neuron.threshold
+    assert "neuroconv_uniform(rng_key, image_index, t_in_timesteps) < clip(v / theta / clip(" in threshold
+    assert threshold.endswith(", 0, 1)")
 
 
 def test_bad_input(demo_net):
