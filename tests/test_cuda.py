@@ -60,13 +60,12 @@ def test_running_without_gpu_is_a_clear_error(small_snn, monkeypatch):
 def test_cuda_matches_reference_in_batches(small_snn, tmp_path, monkeypatch):
     monkeypatch.setenv("NEUROCONV_CACHE", str(tmp_path / "cache"))
     snn, x = small_snn
-    if getattr(snn.neuron, "stochastic", False):
-        a = snn.run(x, device="cuda_standalone", batch_size=128, seed=1, progress=False)
-        b = snn.run(x, device="cuda_standalone", batch_size=128, seed=1, progress=False)
-        np.testing.assert_array_equal(a.spike_counts[1], b.spike_counts[1])
+    if snn.neuron.stochastic:  # counter-based random numbers: the reference's draws, spike for spike
+        res = snn.run(x, device="cuda_standalone", batch_size=128, seed=1, progress=False)
         ref = snn.run(x, device="reference", seed=1, progress=False)
-        # same distribution: layer 0's mean count over 540 x 64 neurons agrees to well within 0.05
-        assert abs(a.spike_counts[0].mean() - ref.spike_counts[0].mean()) < 0.05
+        for a, b in zip(res.spike_counts, ref.spike_counts):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(res.predictions, ref.predictions)
         return
     ref = snn.run(x, device="reference", progress=False, record_margin=True)
     # 540 images in batches of 128: one build, five runs with new inputs
