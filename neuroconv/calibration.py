@@ -39,7 +39,7 @@ def parse_method(method) -> float:
     else:
         raise NeuroconvError(f"calibration method {method!r}: use 'max' or a percentile such as 99.9.")
     if not (0.0 < value <= 100.0):
-        raise NeuroconvError(f"calibration percentile must be in (0, 100], got {method!r}.")
+        raise NeuroconvError(f"method={method!r}: a calibration percentile must be in (0, 100].")
     return value
 
 

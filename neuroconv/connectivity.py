@@ -11,7 +11,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ._checks import require_memory
 from .ann.layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, MaxPool2d
+
+#: Peak bytes per synapse while a convolution's or pooling's index arrays are built.
+_BUILD_BYTES_PER_SYNAPSE = 48
 
 __all__ = ["layer_matrix", "affine_chain", "affine_graph", "replicate_indices"]
 
@@ -45,6 +49,7 @@ def layer_matrix(layer, in_shape: tuple, out_shape: tuple):
         return sp.diags(np.repeat(layer.scale, per_channel), format="csr"), np.repeat(layer.shift, per_channel)
     if isinstance(layer, Conv2d):
         c_out, c_in, kh, kw = layer.weight.shape
+        _check_size(layer, in_shape, float(n_out) * c_in * kh * kw)
         y, x, valid = _window_indices(in_shape, out_shape[1:], (kh, kw), layer.stride, layer.padding)
         h_out, w_out = out_shape[1:]
         # broadcast to (c_out, c_in, H', W', kh, kw)
@@ -63,6 +68,7 @@ def layer_matrix(layer, in_shape: tuple, out_shape: tuple):
         # MaxPool2d: the window membership (value 1), the wiring of the spiking max-pool relay
         ch = in_shape[0]
         kh, kw = layer.kernel_size
+        _check_size(layer, in_shape, float(n_out) * kh * kw)
         y, x, valid = _window_indices(in_shape, out_shape[1:], layer.kernel_size, layer.stride, layer.padding)
         h_out, w_out = out_shape[1:]
         c = np.arange(ch)[:, None, None, None, None]
@@ -75,6 +81,12 @@ def layer_matrix(layer, in_shape: tuple, out_shape: tuple):
         vals = np.full(int(mask.sum()), 1.0 if isinstance(layer, MaxPool2d) else 1.0 / (kh * kw))
         return sp.csr_matrix((vals, (rows[mask], cols[mask])), shape=(n_out, n_in)), np.zeros(n_out)
     raise TypeError(f"no synaptic matrix for {type(layer).__name__}")
+
+
+def _check_size(layer, in_shape, synapses: float) -> None:
+    require_memory(synapses * _BUILD_BYTES_PER_SYNAPSE,
+                   f"{type(layer).__name__} on input {tuple(in_shape)}: {synapses:.3g} synapses per image",
+                   "use smaller inputs or raise the budget.")
 
 
 def affine_chain(layers, shapes):

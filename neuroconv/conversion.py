@@ -12,6 +12,7 @@ from brian2 import Quantity, ms, second
 from .ann.layers import LINEAR_TYPES, Graph, MaxPool2d, ReLU, rebuild
 from .calibration import calibrate, trained_threshold
 from .connectivity import affine_graph, layer_matrix
+from ._checks import MAX_TIMESTEPS, real_array, require_memory
 from .errors import NeuroconvError
 
 __all__ = ["convert", "SpikingNetwork", "SpikingLayer", "READOUTS"]
@@ -105,6 +106,9 @@ def _check_timesteps(timesteps) -> int:
         raise NeuroconvError(f"timesteps must be a positive int, got {timesteps!r}.")
     if timesteps < 1:
         raise NeuroconvError(f"timesteps must be >= 1, got {timesteps}.")
+    if timesteps > MAX_TIMESTEPS:
+        raise NeuroconvError(f"timesteps={timesteps} is over the limit of {MAX_TIMESTEPS:,} steps per inference; "
+                             "ANN conversion needs tens to thousands.")
     return int(timesteps)
 
 
@@ -119,10 +123,7 @@ def _check_dt(dt) -> Quantity:
 def _expand_threshold(value, layer_index: int, out_shape: tuple) -> np.ndarray:
     """Scalar, per-channel or per-neuron threshold -> one value per neuron."""
     what = f"thresholds[{layer_index}]"
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise NeuroconvError(f"{what} must be a positive number or array, got {value!r}.") from None
+    arr = real_array(value, what)
     if not np.all(np.isfinite(arr)) or not np.all(arr > 0):
         raise NeuroconvError(f"{what} must be finite and > 0 everywhere, got {value!r}.")
     n = int(np.prod(out_shape))
@@ -255,6 +256,10 @@ def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_d
     if readout not in READOUTS:
         raise NeuroconvError(f"readout must be one of {READOUTS}, got {readout!r}.")
     net = _normalise(net)
+    values = float(np.prod(net.input_shape, dtype=np.float64)) + sum(
+        float(np.prod(shape, dtype=np.float64)) for shape in net.shapes)
+    require_memory(32 * values, f"a network with {values:.3g} activations per image (thresholds, biases, states)",
+                   "use smaller inputs or layers.")
     pops = _populations(net)
     if not isinstance(neuron, IF):
         _check_pipelined(net, pops, neuron)

@@ -8,6 +8,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._checks import require_memory
 from .errors import NeuroconvError
 from .result import SimulationResult, merge_batches
 
@@ -133,8 +134,9 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
     if record_margin and getattr(snn.neuron, "stochastic", False):
         raise NeuroconvError("record_margin=True diagnoses float ties of deterministic models; "
                              f"{type(snn.neuron).__name__} is stochastic.")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise NeuroconvError(f"seed must be a non-negative int or None, got {seed!r}.")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or not 0 <= seed < 2**64):
+        raise NeuroconvError(f"seed must be an int in [0, 2**64) or None, got {seed!r}.")
     if getattr(snn.neuron, "stochastic", False):
         from .equations._random import random_seed
 
@@ -146,6 +148,8 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
         check_cuda_runnable()
     x_flat = x.reshape(x.shape[0], -1)
     n = x_flat.shape[0]
+    require_memory(8.0 * n * (sum(l.size for l in snn.layers) + snn.output_layer.size), f"the results of {n:,} images",
+                   "run fewer images per call.")
     if dev is Device.REFERENCE:
         max_synapses = float("inf")  # the reference holds activations, not synapses
     batch_size, rounds = _choose_rounds(snn, dev, n, batch_size, rounds)

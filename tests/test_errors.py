@@ -85,7 +85,8 @@ def test_network_structure_errors(rng):
     (np.zeros((3, 5)), r"x: expected input of shape \(batch, 4\), got \(3, 5\)"),
     (np.full((2, 4), np.inf), "x contains NaN or inf"),
     (np.zeros((0, 4)), "x is empty"),
-    ([["a", "b", "c", "d"]], "x must be a numeric array"),
+    ([["a", "b", "c", "d"]], "x must be a real numeric array, got text"),
+    (np.ones((2, 4)) * 1j, "x must be a real numeric array, got complex"),
 ])
 def test_bad_run_inputs(net, no_simulation, x, match):
     snn = nc.convert(net, timesteps=8, thresholds=[1.0])

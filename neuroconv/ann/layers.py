@@ -14,6 +14,7 @@ from typing import Sequence as _Seq
 
 import numpy as np
 
+from .._checks import real_array, require_memory
 from ..errors import NeuroconvError
 
 __all__ = ["Dense", "Conv2d", "AvgPool2d", "MaxPool2d", "BatchNorm", "Add", "Flatten", "ReLU", "Graph", "Sequential",
@@ -21,10 +22,7 @@ __all__ = ["Dense", "Conv2d", "AvgPool2d", "MaxPool2d", "BatchNorm", "Add", "Fla
 
 
 def _as_finite_array(value, what: str, ndim: int) -> np.ndarray:
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise NeuroconvError(f"{what} must be a numeric array ({exc}).") from None
+    arr = np.array(real_array(value, what), copy=True)
     if arr.ndim != ndim:
         raise NeuroconvError(f"{what} must have {ndim} dimensions, got shape {arr.shape}.")
     if arr.size == 0:
@@ -406,10 +404,10 @@ class Graph:
 
         A single sample of exactly ``input_shape`` is promoted to a batch of one.
         """
-        try:
-            arr = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise NeuroconvError(f"{name} must be a numeric array ({exc}).") from None
+        if hasattr(x, "shape") and hasattr(x, "dtype"):  # before any copy: could it fit at all?
+            require_memory(16 * float(np.prod(x.shape, dtype=np.float64)), f"{name} of shape {tuple(x.shape)}",
+                           "pass fewer samples per call.")
+        arr = real_array(x, name)
         if arr.shape == self.input_shape:
             arr = arr[None]
         if arr.ndim == 2 and len(self.input_shape) > 1 and arr.shape[1] == int(np.prod(self.input_shape)):

@@ -1,0 +1,70 @@
+"""Input checks shared by the public API: real numeric arrays and a memory budget.
+
+The memory budget is ``$NEUROCONV_MAX_MEMORY`` (bytes, or with a suffix: ``"8G"``,
+``"512M"``) or half of this machine's physical memory. Work whose inputs, connectivity or
+results would not fit is refused before it starts, with the numbers and what to change.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .errors import NeuroconvError
+
+__all__ = ["real_array", "memory_budget", "require_memory", "MAX_TIMESTEPS"]
+
+#: Longest run accepted (timesteps per inference); longer ones are almost certainly a mistake
+#: (1e6 steps of 1 ms are 17 minutes of simulated time per image).
+MAX_TIMESTEPS = 1_000_000
+
+_SUFFIXES = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def real_array(value, what: str) -> np.ndarray:
+    """``value`` as a float64 array; refuses text, objects and complex numbers (whose imaginary
+    part numpy would silently drop) with a message naming ``what``."""
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise NeuroconvError(f"{what} must be a numeric array ({exc}).") from None
+    if raw.dtype.kind not in "biuf":
+        kind = {"c": "complex numbers", "U": "text", "S": "bytes", "O": "Python objects"}.get(raw.dtype.kind,
+                                                                                              str(raw.dtype))
+        raise NeuroconvError(f"{what} must be a real numeric array, got {kind} (dtype {raw.dtype}).")
+    return raw.astype(np.float64, copy=False)
+
+
+def memory_budget() -> int:
+    """Bytes the package may use for one piece of work (see the module docstring)."""
+    text = os.environ.get("NEUROCONV_MAX_MEMORY", "").strip()
+    if text:
+        scale = _SUFFIXES.get(text[-1].upper(), 1)
+        number = text[:-1] if text[-1].upper() in _SUFFIXES else text
+        try:
+            value = float(number) * scale
+        except ValueError:
+            value = -1.0
+        if not value > 0:
+            raise NeuroconvError(f"NEUROCONV_MAX_MEMORY={text!r}: use a number of bytes, e.g. 8G or 512M.")
+        return int(value)
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) // 2
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        return 8 * 2**30
+
+
+def require_memory(nbytes: float, what: str, advice: str) -> None:
+    """Refuse ``what`` when it needs more than the memory budget; ``advice`` says what to change."""
+    budget = memory_budget()
+    if nbytes > budget:
+        raise NeuroconvError(f"{what} needs about {_size(nbytes)}, over the memory budget of {_size(budget)} "
+                             f"(NEUROCONV_MAX_MEMORY); {advice}")
+
+
+def _size(nbytes: float) -> str:
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{int(nbytes)} bytes"
