@@ -116,6 +116,8 @@ def _add_sweep(sub):
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="an existing Dask scheduler")
     p.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes (default: config, or CPUs)")
     p.add_argument("--check", action="store_true", help="only validate the config and list how many cells would run")
+    p.add_argument("--output", default=None, metavar="TABLE.csv",
+                   help="the results table (default: the config's sweep.output, which must lie in its folder)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -241,7 +243,7 @@ def _sweep(args) -> int:
     from .sweep import load_config, run_sweep
 
     _positive("--workers", args.workers)
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, output=args.output)
     if args.check:
         from .sweep import read_table
 

@@ -59,7 +59,7 @@ def neuron_from_spec(spec: dict, where: str = "neuron"):
         raise NeuroconvError(f"{where}: {family} has no parameter(s) {unknown}; its parameters are {sorted(known)}.")
     try:
         return cls(**params)
-    except NeuroconvError as exc:
+    except (TypeError, ValueError) as exc:  # NeuroconvError included
         raise NeuroconvError(f"{where}: {exc}") from None
 
 
@@ -118,11 +118,13 @@ def load_network(path):
         n = int(meta["n_thresholds"])
         thresholds = [contents[f"theta{k}"] for k in range(n)]
         neuron_meta, timesteps, dt, readout = meta["neuron"], meta["timesteps"], meta["dt_seconds"], meta["readout"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise NeuroconvError(f"{path!r}: malformed saved network ({type(exc).__name__}: {exc}).") from None
     if fmt != FORMAT:
         raise NeuroconvError(f"{path!r} has format {fmt!r}; this version of neuroconv reads {FORMAT!r}.")
     net = from_architecture(contents, path)
     neuron = neuron_from_spec(neuron_meta, where=f"{path!r}: neuron")
+    if isinstance(dt, bool) or not isinstance(dt, (int, float)):
+        raise NeuroconvError(f"{path!r}: malformed saved network (dt_seconds={dt!r} is not a number).")
     return convert(net, neuron=neuron, timesteps=timesteps, thresholds=thresholds, readout=readout,
                    dt=float(dt) * second)

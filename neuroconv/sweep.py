@@ -47,11 +47,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._checks import MAX_TIMESTEPS
 from .errors import NeuroconvError
 from .saved import NEURON_FAMILIES, neuron_from_spec
 
 __all__ = ["SweepConfig", "load_config", "run_sweep", "run_cell", "read_table", "plot_accuracy_vs_timesteps",
            "COLUMNS"]
+
+#: Most cells one config may hold (each is a task and a table row).
+MAX_CELLS = 100_000
 
 _SWEEP_KEYS = {"output": str, "images": int, "calibration_images": int, "batch_size": int, "retries": int,
                "workers": int, "figure": bool}
@@ -95,9 +99,11 @@ def _as_list(value, key):
     return values
 
 
-def _int(value, key, minimum):
+def _int(value, key, minimum, maximum=None):
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         _fail(key, f"must be an int >= {minimum}, got {value!r}.")
+    if maximum is not None and value > maximum:
+        _fail(key, f"must be at most {maximum:,}, got {value!r}.")
     return value
 
 
@@ -175,10 +181,12 @@ def _cell_id(cell: dict, model_digest: str) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def load_config(path, prepare_models: bool = True) -> SweepConfig:
+def load_config(path, prepare_models: bool = True, output: str | None = None) -> SweepConfig:
     """Read and check a sweep config; prepare each model as ``.npz`` next to the output table.
 
-    Every error is raised here, before any task starts, and names the config key.
+    Every error is raised here, before any task starts, and names the config key. A config
+    writes only inside its own folder (a shared config cannot aim ``sweep.output`` at another
+    file); ``output`` (the command line's ``--output``) chooses the table anywhere.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -203,9 +211,19 @@ def load_config(path, prepare_models: bool = True) -> SweepConfig:
             _fail(f"sweep.{key}", f"must be a {kind.__name__}, got {value!r}.")
     if "output" not in sweep:
         _fail("sweep.output", "missing; give the path of the results table (.csv).")
-    output = sweep["output"] if os.path.isabs(sweep["output"]) else os.path.join(base, sweep["output"])
-    if not output.endswith(".csv"):
-        _fail("sweep.output", f"the results table is a .csv file, got {sweep['output']!r}.")
+    if output is not None:
+        output = os.path.abspath(os.fspath(output))
+        if not output.endswith(".csv"):
+            raise NeuroconvError(f"--output: the results table is a .csv file, got {output!r}.")
+    else:
+        output = os.path.join(base, sweep["output"])
+        if not output.endswith(".csv"):
+            _fail("sweep.output", f"the results table is a .csv file, got {sweep['output']!r}.")
+        real_base = os.path.realpath(base)
+        if os.path.commonpath([os.path.realpath(output), real_base]) != real_base:
+            _fail("sweep.output", f"{sweep['output']!r} is outside the config's folder ({base}); a config writes "
+                                  "only next to itself. Pass --output PATH to put the table elsewhere.")
+    read_table(output)  # an existing file must be a sweep table: refuse before anything overwrites it
 
     neurons = {name: {"family": name} for name in NEURON_FAMILIES}
     for name, spec in raw.get("neurons", {}).items():
@@ -232,8 +250,12 @@ def load_config(path, prepare_models: bool = True) -> SweepConfig:
         grid[key] = _as_list(grid_raw[key], f"grid.{key}")
     for key, default in _GRID_DEFAULTS.items():
         grid[key] = _as_list(grid_raw.get(key, default), f"grid.{key}")
+    n_cells = int(np.prod([len(v) for v in grid.values()], dtype=np.float64))
+    if n_cells > MAX_CELLS:
+        _fail("grid", f"{n_cells:,} cells (the product of the lists' lengths) is over the limit of {MAX_CELLS:,}; "
+                      "split the sweep into several configs.")
     for t in grid["timesteps"]:
-        _int(t, "grid.timesteps", 1)
+        _int(t, "grid.timesteps", 1, MAX_TIMESTEPS)
     for s in grid["seed"]:
         _int(s, "grid.seed", 0)
     for n in grid["neuron"]:
@@ -368,11 +390,20 @@ def run_cell(cell: dict, model_file: str, neuron_spec: dict) -> dict:
 
 
 def read_table(path) -> list:
-    """The rows of a results table (empty if it does not exist)."""
+    """The rows of a results table (empty if it does not exist); refuses a file that is not one."""
     if not os.path.exists(path):
         return []
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+    try:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise NeuroconvError(f"cannot read the results table {path!r}: {exc}") from None
+    if header and not {"cell_id", "status"} <= set(header):
+        raise NeuroconvError(f"{path!r} exists and is not a neuroconv sweep table (no cell_id/status columns); "
+                             "refusing to overwrite it. Choose another output.")
+    return rows
 
 
 def _write_rows(path, rows, mode):

@@ -182,7 +182,11 @@ def load(name: str, variant: str = "relu", levels: int = 8, epochs: int | None =
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
     stem = os.path.join(cache_dir(), f"{name}-{variant}{levels if variant == 'qcfs' else ''}-{key}")
     if not retrain and os.path.exists(stem + ".pt") and os.path.exists(stem + ".json"):
-        state = torch.load(stem + ".pt", weights_only=True)
+        try:  # weights_only: tensors and plain containers, never arbitrary pickled objects
+            state = torch.load(stem + ".pt", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, ...
+            raise NeuroconvError(f"zoo cache file {stem + '.pt'!r} is not a plain state_dict ({type(exc).__name__}); "
+                                 "delete it (and its .json) to retrain.") from None
         model.load_state_dict(state)
         model.eval()
         with open(stem + ".json") as f:

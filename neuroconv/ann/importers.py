@@ -1,17 +1,20 @@
 """Importers into the ANN description: scikit-learn MLPs and ``.npz`` files (PyTorch, ONNX and NIR
 have their own modules).
 
-Nothing here executes code from a model file: ``.npz`` archives are opened with
-``allow_pickle=False`` and the architecture is stored as JSON text.
+Nothing here executes code from a model file: ``.npz`` archives are read member by member
+with every header checked (no pickles, no extraction, sizes within the memory budget) and
+the architecture is stored as JSON text.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zipfile
 
 import numpy as np
 
+from .._checks import require_memory
 from ..errors import NeuroconvError
 from .layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, MaxPool2d, ReLU, Sequential
 
@@ -91,18 +94,59 @@ def save_npz(net: Graph, path) -> None:
 
 
 def read_npz(path) -> dict:
-    """Every array of a plain ``.npz`` archive (pickled objects are refused, never loaded)."""
-    if not os.path.exists(path):
-        raise NeuroconvError(f"file {os.fspath(path)!r} does not exist.")
+    """Every array of a plain ``.npz`` archive, read without trusting it.
+
+    Nothing is unpickled (object arrays are refused), nothing is extracted to disk (member
+    names, ``../`` included, are only dictionary keys), and every member's declared size is
+    checked against the memory budget (see :mod:`neuroconv._checks`) before it is read, so a
+    zip bomb or a header claiming a huge array is refused instead of exhausting memory.
+    """
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise NeuroconvError(f"file {name!r} does not exist.")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    except ValueError as exc:
-        raise NeuroconvError(f"{os.fspath(path)!r} is not a plain .npz archive ({exc}); neuroconv never loads pickles.") from None
-    except (OSError, EOFError) as exc:
-        raise NeuroconvError(f"cannot read {os.fspath(path)!r} as .npz: {exc}") from None
-    except Exception as exc:  # zipfile.BadZipFile and friends from a truncated or corrupted archive
-        raise NeuroconvError(f"cannot read {os.fspath(path)!r} as .npz (corrupted?): {exc}") from None
+        with zipfile.ZipFile(name) as archive:
+            members = archive.infolist()
+            require_memory(sum(m.file_size for m in members), f"{name!r} (unpacked)",
+                           "this archive is larger than any network neuroconv can convert here.")
+            arrays = {}
+            for member in members:
+                if not member.filename.endswith(".npy"):
+                    raise NeuroconvError(f"{name!r}: member {member.filename!r} is not a .npy array; "
+                                         "a plain .npz archive holds nothing else.")
+                with archive.open(member) as fh:
+                    arrays[member.filename[:-4]] = _read_npy(fh, member, name)
+            return arrays
+    except NeuroconvError:
+        raise
+    except Exception as exc:  # zipfile.BadZipFile, truncated members, bad headers, CRC errors
+        raise NeuroconvError(f"cannot read {name!r} as .npz (corrupted or not an archive): "
+                             f"{type(exc).__name__}: {exc}") from None
+
+
+def _read_npy(fh, member, name) -> np.ndarray:
+    """One ``.npy`` member: header checked (no object dtype, size matching the member) before the data."""
+    fmt = np.lib.format
+    version = fmt.read_magic(fh)
+    if version == (1, 0):
+        shape, fortran, dtype = fmt.read_array_header_1_0(fh, max_header_size=10000)
+    elif version == (2, 0):
+        shape, fortran, dtype = fmt.read_array_header_2_0(fh, max_header_size=10000)
+    else:
+        raise NeuroconvError(f"{name!r}: array {member.filename[:-4]!r} uses .npy format {version}; "
+                             "save it with numpy's default format.")
+    if dtype.hasobject:
+        raise NeuroconvError(f"{name!r}: array {member.filename[:-4]!r} holds Python objects (a pickle); "
+                             "neuroconv never loads pickles.")
+    nbytes = int(np.prod(shape, dtype=np.float64) * dtype.itemsize)
+    if nbytes > member.file_size:
+        raise NeuroconvError(f"{name!r}: array {member.filename[:-4]!r} claims shape {shape} ({nbytes:,} bytes) "
+                             f"but its member holds {member.file_size:,} bytes; the file is corrupted.")
+    data = fh.read(nbytes)
+    if len(data) != nbytes:
+        raise NeuroconvError(f"{name!r}: array {member.filename[:-4]!r} is truncated.")
+    array = np.frombuffer(data, dtype=dtype).copy()
+    return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
 
 
 def from_npz(path, input_shape=None) -> Graph:
@@ -129,40 +173,56 @@ def from_architecture(contents, path, input_shape=None) -> Graph:
         arch = json.loads(str(contents["__architecture__"]))
         records = arch["layers"]
         shape = arch["input_shape"] if input_shape is None else input_shape
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise NeuroconvError(f"{os.fspath(path)!r}: malformed __architecture__ entry ({exc}).") from None
+    if not isinstance(records, list):
+        raise NeuroconvError(f"{os.fspath(path)!r}: malformed __architecture__ entry (layers is not a list).")
     layers = []
     for k, rec in enumerate(records):
-        kind = rec.get("type") if isinstance(rec, dict) else None
-        if kind in ("Dense", "Conv2d"):
-            try:
-                w, b = contents[f"layer{k}.weight"], contents[f"layer{k}.bias"]
-            except KeyError as exc:
-                raise NeuroconvError(f"{os.fspath(path)!r}: layer {k} ({kind}) is missing array {exc}.") from None
-            if kind == "Dense":
-                layers.append(Dense(w, b))
-            else:
-                layers.append(Conv2d(w, b, stride=tuple(rec.get("stride", (1, 1))), padding=tuple(rec.get("padding", (0, 0)))))
-        elif kind in ("AvgPool2d", "MaxPool2d"):
-            pool = AvgPool2d if kind == "AvgPool2d" else MaxPool2d
-            layers.append(pool(tuple(rec["kernel_size"]), tuple(rec["stride"]), tuple(rec.get("padding", (0, 0)))))
-        elif kind == "BatchNorm":
-            try:
-                stats = [contents[f"layer{k}.{name}"] for name in ("mean", "var", "weight", "bias")]
-            except KeyError as exc:
-                raise NeuroconvError(f"{os.fspath(path)!r}: layer {k} (BatchNorm) is missing array {exc}.") from None
-            layers.append(BatchNorm(*stats, eps=float(rec.get("eps", 1e-5))))
-        elif kind == "Add":
-            layers.append(Add())
-        elif kind == "Flatten":
-            layers.append(Flatten())
-        elif kind == "ReLU":
-            layers.append(ReLU(contents.get(f"layer{k}.threshold"), rec.get("levels"), rec.get("shift", 0.5)))
-        else:
-            raise NeuroconvError(f"{os.fspath(path)!r}: layer {k} has unknown type {kind!r}.")
-    if "inputs" in arch:
-        return Graph(layers, input_shape=tuple(shape), inputs=arch["inputs"])
-    return Sequential(layers, input_shape=tuple(shape))
+        try:
+            layers.append(_layer_from_record(k, rec, contents, path))
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, NeuroconvError):
+                raise
+            raise NeuroconvError(f"{os.fspath(path)!r}: malformed record for layer {k} "
+                                 f"({type(exc).__name__}: {exc}).") from None
+    try:
+        if "inputs" in arch:
+            return Graph(layers, input_shape=tuple(shape), inputs=arch["inputs"])
+        return Sequential(layers, input_shape=tuple(shape))
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, NeuroconvError):
+            raise
+        raise NeuroconvError(f"{os.fspath(path)!r}: malformed architecture ({type(exc).__name__}: {exc}).") from None
+
+
+def _layer_from_record(k, rec, contents, path):
+    """Layer ``k`` of a saved architecture from its JSON record and arrays."""
+    kind = rec.get("type") if isinstance(rec, dict) else None
+
+    def arrays(*names):
+        try:
+            return [contents[f"layer{k}.{name}"] for name in names]
+        except KeyError as exc:
+            raise NeuroconvError(f"{os.fspath(path)!r}: layer {k} ({kind}) is missing array {exc}.") from None
+
+    if kind == "Dense":
+        return Dense(*arrays("weight", "bias"))
+    if kind == "Conv2d":
+        return Conv2d(*arrays("weight", "bias"), stride=tuple(rec.get("stride", (1, 1))),
+                      padding=tuple(rec.get("padding", (0, 0))))
+    if kind in ("AvgPool2d", "MaxPool2d"):
+        pool = AvgPool2d if kind == "AvgPool2d" else MaxPool2d
+        return pool(tuple(rec["kernel_size"]), tuple(rec["stride"]), tuple(rec.get("padding", (0, 0))))
+    if kind == "BatchNorm":
+        return BatchNorm(*arrays("mean", "var", "weight", "bias"), eps=float(rec.get("eps", 1e-5)))
+    if kind == "Add":
+        return Add()
+    if kind == "Flatten":
+        return Flatten()
+    if kind == "ReLU":
+        return ReLU(contents.get(f"layer{k}.threshold"), rec.get("levels"), rec.get("shift", 0.5))
+    raise NeuroconvError(f"{os.fspath(path)!r}: layer {k} has unknown type {kind!r}.")
 
 
 def _from_plain_mlp(contents, path, input_shape):

@@ -32,6 +32,7 @@ import os
 
 import numpy as np
 
+from .._checks import real_array, require_memory
 from ..errors import NeuroconvError
 from .layers import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, GraphBuilder, ReLU
 
@@ -114,8 +115,48 @@ def _topological(graph):
     return order, incoming
 
 
-def _array(value):
-    return np.asarray(value, dtype=np.float64)
+def _array(value, what="a NIR parameter"):
+    return real_array(value, what)
+
+
+def _check_hdf5(path):
+    """Look at a ``.nir`` (HDF5) file before NIR reads it: no links or storage outside the file (HDF5
+    can make a dataset read any file on the machine), real numbers only, and a total size within
+    the memory budget."""
+    import h5py
+
+    total = 0.0
+
+    def walk(group, depth):
+        nonlocal total
+        if depth > 64:
+            raise NeuroconvError(f"{path!r}: groups nested more than 64 deep; not a NIR graph.")
+        for name in group:
+            link = group.get(name, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                raise NeuroconvError(f"{path!r}: {group.name}/{name} links to another file ({link.filename!r}); "
+                                     "neuroconv reads self-contained NIR files only.")
+            if isinstance(link, h5py.SoftLink):
+                continue
+            item = group[name]
+            if isinstance(item, h5py.Group):
+                walk(item, depth + 1)
+                continue
+            if item.is_virtual or item.external:
+                raise NeuroconvError(f"{path!r}: dataset {item.name} keeps its data outside the file; "
+                                     "neuroconv reads self-contained NIR files only.")
+            if item.dtype.kind == "c":
+                raise NeuroconvError(f"{path!r}: dataset {item.name} holds complex numbers.")
+            total += float(item.size) * item.dtype.itemsize
+
+    try:
+        with h5py.File(path, "r") as f:
+            walk(f, 0)
+    except NeuroconvError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - not HDF5, truncated, ...
+        raise NeuroconvError(f"cannot read {path!r} as NIR ({type(exc).__name__}: {exc}).") from None
+    require_memory(total, f"NIR file {path!r}", "this model is too large to convert here.")
 
 
 def _is(node, kind):
@@ -132,6 +173,7 @@ def from_nir(graph) -> Graph:
     if isinstance(graph, (str, os.PathLike)):
         if not os.path.exists(graph):
             raise NeuroconvError(f"NIR file {os.fspath(graph)!r} does not exist.")
+        _check_hdf5(os.fspath(graph))
         try:
             graph = nir.read(os.fspath(graph))
         except Exception as exc:  # h5py/format errors

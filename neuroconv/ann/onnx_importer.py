@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from .._checks import real_array, require_memory
 from ..errors import NeuroconvError
 from .layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, GraphBuilder, MaxPool2d, ReLU
 
@@ -149,6 +150,47 @@ def _attributes(node) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
+def _read_onnx_file(onnx, path):
+    """Parse an ``.onnx`` file without following external-data references (which could point at any
+    file on the machine): a model whose tensors live outside the file is refused."""
+    require_memory(4 * os.path.getsize(path), f"ONNX file {path!r}", "this model is too large to convert here.")
+    try:
+        model = onnx.load(path, load_external_data=False)
+    except Exception as exc:  # protobuf DecodeError and friends
+        raise NeuroconvError(f"cannot parse {path!r} as ONNX ({type(exc).__name__}: {exc}).") from None
+    tensors = list(model.graph.initializer) + [a.t for n in model.graph.node for a in n.attribute if a.HasField("t")]
+    for t in tensors:
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            location = {e.key: e.value for e in t.external_data}.get("location")
+            raise NeuroconvError(f"{path!r}: tensor {t.name!r} keeps its data in an external file ({location!r}); "
+                                 "neuroconv reads self-contained models only: save with "
+                                 "onnx.save_model(model, path, save_as_external_data=False).")
+    return model
+
+
+def _tensor_array(tensor) -> np.ndarray:
+    """An ONNX tensor as float64, after checking its type and declared size (never trusting the file)."""
+    from onnx import helper, numpy_helper
+
+    what = f"ONNX tensor {tensor.name!r}"
+    try:
+        dtype = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type))
+    except Exception:  # noqa: BLE001 - unknown or undefined element types
+        raise NeuroconvError(f"{what} has an unsupported element type ({tensor.data_type}).") from None
+    if dtype.kind not in "biuf":
+        raise NeuroconvError(f"{what} holds {dtype} values; networks need real numbers.")
+    if any(d < 0 for d in tensor.dims):
+        raise NeuroconvError(f"{what} has negative dimensions {list(tensor.dims)}.")
+    require_memory(8 * float(np.prod(tensor.dims, dtype=np.float64)), f"{what} of shape {list(tensor.dims)}",
+                   "this model is too large to convert here.")
+    try:
+        return real_array(numpy_helper.to_array(tensor), what)
+    except NeuroconvError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - data that does not match the declared shape
+        raise NeuroconvError(f"{what} is malformed ({type(exc).__name__}: {exc}).") from None
+
+
 def from_onnx(model, input_shape=None) -> Graph:
     """Import an ONNX model (a path or an ``onnx.ModelProto``) as a :class:`~neuroconv.ann.Graph`.
 
@@ -156,20 +198,16 @@ def from_onnx(model, input_shape=None) -> Graph:
     """
     try:
         import onnx
-        from onnx import numpy_helper
     except ImportError:
         raise NeuroconvError("from_onnx needs the onnx package: pip install 'brian2-neuroconv[onnx]'.") from None
     if isinstance(model, (str, os.PathLike)):
         if not os.path.exists(model):
             raise NeuroconvError(f"ONNX file {os.fspath(model)!r} does not exist.")
-        try:
-            model = onnx.load(os.fspath(model))
-        except Exception as exc:  # protobuf DecodeError and friends
-            raise NeuroconvError(f"cannot parse {os.fspath(model)!r} as ONNX ({type(exc).__name__}: {exc}).") from None
+        model = _read_onnx_file(onnx, os.fspath(model))
     if not isinstance(model, onnx.ModelProto):
         raise NeuroconvError(f"from_onnx expects a file path or onnx.ModelProto, got {type(model).__name__}.")
     graph = model.graph
-    constants = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in graph.initializer}
+    constants = {t.name: _tensor_array(t) for t in graph.initializer}
     inputs = [i for i in graph.input if i.name not in constants]
     if len(inputs) != 1 or len(graph.output) != 1:
         raise NeuroconvError(f"the ONNX graph has {len(inputs)} data inputs and {len(graph.output)} outputs; "
@@ -186,7 +224,7 @@ def from_onnx(model, input_shape=None) -> Graph:
 
     for node in graph.node:
         if node.op_type == "Constant":
-            constants[node.output[0]] = numpy_helper.to_array(_attributes(node)["value"]).astype(np.float64)
+            constants[node.output[0]] = _tensor_array(_attributes(node)["value"])
             continue
         tensors = [name for name in node.input if name in env]
         if node.op_type == "Shape" and tensors:
