@@ -153,6 +153,16 @@ def build(name: str, seed: int = 0) -> nn.Module:
     return builder()
 
 
+def load_state(path) -> dict:
+    """A cached ``state_dict``, read with ``torch.load(weights_only=True)``: tensors and plain
+    containers only, never arbitrary pickled objects."""
+    try:
+        return torch.load(path, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, ...
+        raise NeuroconvError(f"zoo cache file {os.fspath(path)!r} is not a plain state_dict "
+                             f"({type(exc).__name__}); delete it (and its .json) to retrain.") from None
+
+
 def load(name: str, variant: str = "relu", levels: int = 8, epochs: int | None = None, finetune_epochs: int | None = None,
          seed: int = 0, n_train: int | None = None, retrain: bool = False, progress: bool = True) -> ZooModel:
     """A trained zoo model, from the cache or trained now (and cached).
@@ -182,12 +192,7 @@ def load(name: str, variant: str = "relu", levels: int = 8, epochs: int | None =
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
     stem = os.path.join(cache_dir(), f"{name}-{variant}{levels if variant == 'qcfs' else ''}-{key}")
     if not retrain and os.path.exists(stem + ".pt") and os.path.exists(stem + ".json"):
-        try:  # weights_only: tensors and plain containers, never arbitrary pickled objects
-            state = torch.load(stem + ".pt", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, ...
-            raise NeuroconvError(f"zoo cache file {stem + '.pt'!r} is not a plain state_dict ({type(exc).__name__}); "
-                                 "delete it (and its .json) to retrain.") from None
-        model.load_state_dict(state)
+        model.load_state_dict(load_state(stem + ".pt"))
         model.eval()
         with open(stem + ".json") as f:
             info = json.load(f)
