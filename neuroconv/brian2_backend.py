@@ -50,7 +50,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import shutil
+import signal
+import subprocess
 import tempfile
 import time
 
@@ -454,12 +457,38 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
         cuda.patch_makefile(directory)
     key = build_cache.source_digest(directory, device_name) if use_cache else None
     if key is None or not build_cache.fetch(key, directory):
-        from brian2.codegen.cpp_prefs import get_compiler_and_args
-
-        device.compile_source(directory, get_compiler_and_args()[0], False, False)
+        _compile(device, directory, device_name)
         if key is not None:
             build_cache.publish(key, directory)
     return net, time.perf_counter() - t0
+
+
+def _compile(device, directory, device_name):
+    """Compile the generated project. With make (C++ standalone on POSIX) the compiler runs in its own
+    process group, killed as a whole when this process is interrupted (Ctrl-C, a notebook's
+    interrupt): Brian2's ``os.system`` call would ignore the interrupt until make finished."""
+    from brian2 import prefs
+    from brian2.codegen.cpp_prefs import get_compiler_and_args
+
+    compiler = get_compiler_and_args()[0]
+    if device_name != "cpp_standalone" or compiler == "msvc" or os.name != "posix":
+        device.compile_source(directory, compiler, False, False)
+        return
+    opts = prefs.devices.cpp_standalone
+    command = shlex.split(opts.make_cmd_unix) + [str(a) for a in opts.extra_make_args_unix]
+    proc = subprocess.Popen(command, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        log, _ = proc.communicate()
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    if proc.returncode != 0:
+        tail = log.decode(errors="replace")[-2000:]
+        raise RuntimeError(f"compiling the standalone project in {directory} failed "
+                           f"(make exit status {proc.returncode}):\n{tail}")
 
 
 def run_standalone(snn, x_flat, n_copies, record_spikes, progress_bar, directory=None, keep_build=False,

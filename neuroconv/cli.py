@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 
 import numpy as np
 
@@ -285,8 +287,13 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    previous = signal.signal(signal.SIGTERM, _terminated) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         return globals()[_COMMANDS[args.command]](args)
+    except _Terminated:
+        print("neuroconv: terminated", file=sys.stderr)
+        return 143
     except NeuroconvError as exc:
         print(f"neuroconv: error: {exc}", file=sys.stderr)
         return 2
@@ -296,6 +303,18 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("neuroconv: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(BaseException):
+    """SIGTERM (a job scheduler stopping the job) as an exception, so that builds and temporary folders
+    are cleaned up on the way out, as with Ctrl-C."""
+
+
+def _terminated(signum, frame):
+    raise _Terminated()
 
 
 if __name__ == "__main__":  # pragma: no cover
