@@ -511,7 +511,7 @@ class SpikingNetwork:
         import tempfile
 
         from .brian2_backend import build_standalone, standalone_device
-        from .devices import Device, _choose_batch, _positive_int
+        from .devices import Device, _choose_batch, _positive_int, check_resources
 
         dev = Device.parse(device)
         if not dev.standalone:
@@ -524,6 +524,7 @@ class SpikingNetwork:
         rounds = _positive_int("rounds", rounds)
         if rounds > 1 and dev is not Device.CPP_STANDALONE:
             raise NeuroconvError(f"rounds={rounds} applies to device='cpp_standalone' only.")
+        check_resources(self, dev, n_copies, rounds, directory)
         directory = tempfile.mkdtemp(prefix=f"neuroconv_{dev.value}_") if directory is None else str(directory)
         with standalone_device(dev.value, directory, compute_capability):
             build_standalone(self, n_copies, record_spikes, dev.value, directory, rounds=rounds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 import time
 
 import numpy as np
@@ -61,8 +62,34 @@ def estimate_resources(snn, batch_size: int, rounds: int = 1) -> dict:
     neurons = (n_in + sum(l.size for l in snn.layers)) * batch_size
     # time-multiplexed runs hold every round's input and per-round counts/readout (8 bytes each)
     per_round = 0 if rounds == 1 else (n_in + sum(l.size for l in snn.layers)) * batch_size * 8
+    # a standalone project keeps synapse indices and weights (4 + 4 + 8 bytes), every neuron array
+    # and the per-round records as files, next to a compiled binary of a few MB
+    disk = synapses * 16 + neurons * 8 * 6 + per_round * (rounds + 1) + 20 * 2**20
     return {"batch_size": batch_size, "rounds": rounds, "synapses": synapses, "neurons": neurons,
-            "memory_bytes": synapses * BYTES_PER_SYNAPSE + neurons * 8 * 6 + per_round * (rounds + 1)}
+            "memory_bytes": synapses * BYTES_PER_SYNAPSE + neurons * 8 * 6 + per_round * (rounds + 1),
+            "disk_bytes": disk}
+
+
+def check_resources(snn, dev, batch_size: int, rounds: int, directory=None) -> dict:
+    """Refuse a build that would not fit: memory against the budget (``NEUROCONV_MAX_MEMORY``), and for
+    standalone devices the project's files against the free space where it is generated."""
+    est = estimate_resources(snn, batch_size, rounds)
+    require_memory(est["memory_bytes"], f"a Brian2 build of batch_size={batch_size} ({est['synapses']:,} synapses)",
+                   "pass a smaller batch_size.")
+    if dev in (Device.CPP_STANDALONE, Device.CUDA_STANDALONE):
+        import shutil
+        import tempfile
+
+        where = os.fspath(directory) if directory is not None else tempfile.gettempdir()
+        while not os.path.exists(where):
+            where = os.path.dirname(os.path.abspath(where))
+        free = shutil.disk_usage(where).free
+        if est["disk_bytes"] > 0.9 * free:
+            raise NeuroconvError(
+                f"the standalone project for batch_size={batch_size} needs about {est['disk_bytes'] / 2**30:.1f} GiB "
+                f"of files and {where!r} has {free / 2**30:.1f} GiB free; pass a smaller batch_size or "
+                "build_directory= on a larger disk (or set TMPDIR).")
+    return est
 
 
 def _positive_int(name, value):
@@ -155,6 +182,8 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
     batch_size, rounds = _choose_rounds(snn, dev, n, batch_size, rounds)
     n_copies = _choose_batch(snn, n, batch_size, max_synapses)
     rounds = min(rounds, -(-n // n_copies))
+    if dev is not Device.REFERENCE:
+        check_resources(snn, dev, n_copies, rounds, build_directory)
     t0 = time.perf_counter()
     build_time = 0.0
     margins = None

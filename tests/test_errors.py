@@ -127,3 +127,26 @@ def test_resource_estimate(net):
     est = estimate_resources(snn, 4)
     assert est["synapses"] == 4 * (np.count_nonzero(net.layers[0].weight) + np.count_nonzero(net.layers[2].weight))
     assert est["neurons"] == 4 * (4 + 6 + 3) and est["memory_bytes"] > 25 * est["synapses"]
+
+
+def test_resource_guards_refuse_before_building(net, monkeypatch, tmp_path):
+    """Memory against NEUROCONV_MAX_MEMORY and a standalone project's files against the free disk space."""
+    import shutil
+    from collections import namedtuple
+
+    snn = nc.convert(net, timesteps=8, thresholds=[1.0])
+    x = np.random.default_rng(0).uniform(0, 1, (64, 4))
+    monkeypatch.setenv("NEUROCONV_MAX_MEMORY", "16K")  # the input (4 KiB) fits, the build not
+    with pytest.raises(nc.NeuroconvError, match="batch_size=64 .* over the memory budget of 16384 bytes"):
+        snn.run(x, device="runtime", batch_size=64, progress=False)
+    monkeypatch.setenv("NEUROCONV_MAX_MEMORY", "lots")
+    with pytest.raises(nc.NeuroconvError, match="NEUROCONV_MAX_MEMORY='lots'"):
+        snn.run(x, device="runtime", progress=False)
+    monkeypatch.delenv("NEUROCONV_MAX_MEMORY")
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9, 1000))
+    with pytest.raises(nc.NeuroconvError, match="GiB of files and .* free; pass a smaller batch_size"):
+        snn.run(x, device="cpp_standalone", build_directory=tmp_path / "b", progress=False)
+    with pytest.raises(nc.NeuroconvError, match="free"):
+        snn.build(directory=tmp_path / "b")
+    assert not (tmp_path / "b").exists()
