@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -82,3 +84,15 @@ def test_lowlatency_benchmark_and_figure(tmp_path):
         assert two[f"{name}_exactness"][0]["fraction_differing"] == 0
     png = tmp_path / "fig.png"
     assert run_script("figures/lowlatency.py", str(out), "--out", str(png), cwd=tmp_path).strip() == str(png)
+
+
+@pytest.mark.slow
+def test_reliability_report_quick(tmp_path):
+    """The reliability report runs every hardening check (about 3 minutes with --quick) and finds no failure."""
+    out, png = tmp_path / "rel.json", tmp_path / "rel.png"
+    report = json.loads(run_script("benchmarks/reliability.py", "--quick", "--out", str(out), "--figure", str(png),
+                                   cwd=tmp_path))
+    assert report["summary"]["crashes"] == 0, report["summary"]
+    assert set(report["summary"]["fuzz_cases_per_category"]) == {"shape", "dtype", "nonfinite", "nonpositive",
+                                                                 "empty", "huge", "unknown_string", "wrong_object"}
+    assert png.stat().st_size > 10_000

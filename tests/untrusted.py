@@ -181,56 +181,56 @@ def saved_unknown_family(d):
     return lambda: nc.load_network(path), "saved network: unknown neuron family"
 
 
-def onnx_external_data(d):
-    import onnx
+def _onnx_matmul(d, weight, n_in, n_out):
+    """An .onnx file computing ``y = x @ W`` with the given (hostile) initializer ``W``."""
     from onnx import TensorProto, helper
 
-    secret = os.path.join(os.path.dirname(d), "secret.bin")
-    with open(secret, "wb") as fh:
-        fh.write(np.arange(12, dtype=np.float32).tobytes())
-    w = TensorProto(name="W", data_type=TensorProto.FLOAT, dims=[4, 3], data_location=TensorProto.EXTERNAL)
-    w.external_data.add(key="location", value="../secret.bin")
     node = helper.make_node("MatMul", ["x", "W"], ["y"])
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], [w])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, n_in])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n_out])], [weight])
     path = os.path.join(d, "model.onnx")
     with open(path, "wb") as fh:
         fh.write(helper.make_model(graph).SerializeToString())
-    assert onnx  # imported for its protobuf classes
+    return path
+
+
+def _pickle_file(d, name):
+    """A file holding a bare pickle of the payload, named like a model."""
+    path = os.path.join(d, name)
+    with open(path, "wb") as fh:
+        fh.write(pickle.dumps(_Payload(os.path.join(d, "PWNED"))))
+    return path
+
+
+def onnx_external_data(d):
+    from onnx import TensorProto
+
+    with open(os.path.join(os.path.dirname(d), "secret.bin"), "wb") as fh:
+        fh.write(np.arange(12, dtype=np.float32).tobytes())
+    w = TensorProto(name="W", data_type=TensorProto.FLOAT, dims=[4, 3], data_location=TensorProto.EXTERNAL)
+    w.external_data.add(key="location", value="../secret.bin")
+    path = _onnx_matmul(d, w, 4, 3)
     return lambda: ann.from_onnx(path), "onnx: external data pointing outside the folder"
 
 
 def onnx_lying_dims(d):
-    from onnx import TensorProto, helper
+    from onnx import TensorProto
 
     w = TensorProto(name="W", data_type=TensorProto.FLOAT, dims=[10**6, 10**6],
                     raw_data=np.ones(4, np.float32).tobytes())  # helper.make_tensor would refuse the lie
-    node = helper.make_node("MatMul", ["x", "W"], ["y"])
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 10**6])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10**6])], [w])
-    path = os.path.join(d, "model.onnx")
-    with open(path, "wb") as fh:
-        fh.write(helper.make_model(graph).SerializeToString())
+    path = _onnx_matmul(d, w, 10**6, 10**6)
     return lambda: ann.from_onnx(path), "onnx: tensor declaring 1e12 values"
 
 
 def onnx_string_tensor(d):
     from onnx import TensorProto, helper
 
-    w = helper.make_tensor("W", TensorProto.STRING, [1], [b"__import__('os')"])
-    node = helper.make_node("MatMul", ["x", "W"], ["y"])
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])], [w])
-    path = os.path.join(d, "model.onnx")
-    with open(path, "wb") as fh:
-        fh.write(helper.make_model(graph).SerializeToString())
+    path = _onnx_matmul(d, helper.make_tensor("W", TensorProto.STRING, [1], [b"__import__('os')"]), 1, 1)
     return lambda: ann.from_onnx(path), "onnx: string tensor as weights"
 
 
 def onnx_garbage(d):
-    path = os.path.join(d, "model.onnx")
-    with open(path, "wb") as fh:
-        fh.write(pickle.dumps(_Payload(os.path.join(d, "PWNED"))))
+    path = _pickle_file(d, "model.onnx")
     return lambda: ann.from_onnx(path), "onnx: a pickle renamed .onnx"
 
 
@@ -270,9 +270,7 @@ def nir_external_storage(d):
 
 
 def nir_pickle(d):
-    path = os.path.join(d, "model.nir")
-    with open(path, "wb") as fh:
-        fh.write(pickle.dumps(_Payload(os.path.join(d, "PWNED"))))
+    path = _pickle_file(d, "model.nir")
     return lambda: ann.from_nir(path), "nir: a pickle renamed .nir"
 
 
@@ -302,36 +300,29 @@ def torch_pickle(d):
     return lambda: zoo.load_state(path), "torch: state_dict with a pickled payload"
 
 
-def config_escape(d):
+def _config(d, output, timesteps="[4]", seeds="[0]"):
+    """A sweep config in ``d`` writing to ``output``; returns the call that loads it."""
     from neuroconv.sweep import load_config
 
     path = os.path.join(d, "sweep.toml")
     with open(path, "w") as fh:
-        fh.write('[sweep]\noutput = "../escaped.csv"\n[grid]\nmodel = ["builtin:digits_mlp"]\n'
-                 'dataset = ["digits"]\nneuron = ["if"]\ntimesteps = [4]\n')
-    return lambda: load_config(path), "config: output outside its folder"
+        fh.write(f'[sweep]\noutput = "{output}"\n[grid]\nmodel = ["builtin:digits_mlp"]\ndataset = ["digits"]\n'
+                 f'neuron = ["if"]\ntimesteps = {timesteps}\nseed = {seeds}\n')
+    return lambda: load_config(path)
+
+
+def config_escape(d):
+    return _config(d, "../escaped.csv"), "config: output outside its folder"
 
 
 def config_overwrite(d):
-    from neuroconv.sweep import load_config
-
     with open(os.path.join(d, "notes.csv"), "w") as fh:
         fh.write("name,value\nprecious,1\n")
-    path = os.path.join(d, "sweep.toml")
-    with open(path, "w") as fh:
-        fh.write('[sweep]\noutput = "notes.csv"\n[grid]\nmodel = ["builtin:digits_mlp"]\n'
-                 'dataset = ["digits"]\nneuron = ["if"]\ntimesteps = [4]\n')
-    return lambda: load_config(path), "config: output is someone else's CSV"
+    return _config(d, "notes.csv"), "config: output is someone else's CSV"
 
 
 def config_huge_grid(d):
-    from neuroconv.sweep import load_config
-
-    path = os.path.join(d, "sweep.toml")
-    with open(path, "w") as fh:
-        fh.write('[sweep]\noutput = "t.csv"\n[grid]\nmodel = ["builtin:digits_mlp"]\ndataset = ["digits"]\n'
-                 f'neuron = ["if"]\ntimesteps = {list(range(1, 1001))}\nseed = {list(range(1000))}\n')
-    return lambda: load_config(path), "config: a million cells"
+    return _config(d, "t.csv", list(range(1, 1001)), list(range(1000))), "config: a million cells"
 
 
 MAKERS = {
