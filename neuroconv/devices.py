@@ -226,5 +226,5 @@ def _run_reference(snn, x_flat, n_copies, record_spikes, record_margin, bar, see
     merged = merge_batches(parts, len(snn.hidden_layers))
     margins = None
     if record_margin:
-        margins = [np.concatenate([m[k] for m in margin_parts]) for k in range(len(snn.hidden_layers))]
+        margins = [np.concatenate([m[k] for m in margin_parts]) for k in range(len(margin_parts[0]))]
     return (*merged, margins)

@@ -78,7 +78,9 @@ def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=
         for k in hidden:
             parts = events[k] or [(np.zeros(0, np.int64),) * 3]
             spikes.append(LayerSpikes.from_unsorted(*(np.concatenate([p[f] for p in parts]) for f in range(3))))
-    margin_list = [margins[k] for k in hidden] if record_margin else None
+    margin_list = None
+    if record_margin:  # every spiking population's: the hidden ones, then a spiking output
+        margin_list = [margins[k] for k in hidden] + ([margins[-1]] if out.spiking else [])
     return output, [counts[k] for k in hidden], spikes, output_counts, margin_list
 
 
@@ -158,6 +160,7 @@ def _simulate_one_spike(snn, x_flat, record_spikes, record_margin, progress_bar)
         if layer is snn.output_layer:
             out_counts = fired.astype(np.int64)
             output = model.decode(phase, layer.theta)
+            margins.append(margin)
             break
         counts.append(fired.astype(np.int64))
         margins.append(margin)

@@ -54,7 +54,8 @@ class SimulationResult:
         With the spike-count readout, the output layer's counts.
     threshold_margin : list of ndarrays or None
         Reference simulator only, with ``record_margin=True``: per neuron, the smallest
-        ``|v - theta|`` seen at a threshold check (diagnoses float ties).
+        ``|v - theta|`` seen at a threshold check (diagnoses float ties); one array per spiking
+        hidden layer, then one for the output layer when it spikes (``readout="spikes"``).
     seed : int or None
         Stochastic models (TPP): the seed of the run's random numbers (drawn when ``seed=None``
         was passed); running again with it reproduces every spike, on any device and batch size.
