@@ -89,3 +89,21 @@ def test_cli_figures_writes_every_figure(tmp_path):
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
         assert f"wrote {out / name}" in proc.stdout
+
+
+def test_imports_from_the_source_checkout():
+    """``python -c``/``-m`` in the repository root imports ``neuroconv/`` from the checkout, where the
+    top-level ``equations/`` and ``analysis/`` folders must still be ``neuroconv.equations``/``.analysis``."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    code = ("import sys  # as a regular (not editable) install: no editable-install finder\n"
+            "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in getattr(f, '__module__', '')]\n"
+            "import pathlib, neuroconv, neuroconv.analysis as a\n"
+            "import neuroconv.equations as e\n"
+            "assert pathlib.Path(neuroconv.__file__).resolve().parent == pathlib.Path.cwd() / 'neuroconv'\n"
+            "assert pathlib.Path(e.__file__).resolve().parent == pathlib.Path.cwd() / 'equations'\n"
+            "assert pathlib.Path(a.__file__).resolve().parent == pathlib.Path.cwd() / 'analysis'\n"
+            "assert 'equations' not in sys.modules and 'analysis' not in sys.modules\n"
+            "print(sorted(e.__all__))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "TPP" in proc.stdout
