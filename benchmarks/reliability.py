@@ -167,18 +167,14 @@ def malicious_files() -> dict:
 
 
 def determinism() -> dict:
-    import subprocess
-
     import neuroconv as nc
     from neuroconv.demo import load_digits_split, shipped_digits_mlp
     from neuroconv.equations import TPP
+    from test_determinism import spikes_in_other_process, spikes_of as spikes
 
     x_train, x_test, _, _ = load_digits_split()
     x = x_test[:45]
-    checks = {}
-
-    def spikes(res):
-        return [np.stack([s.image, s.neuron, s.step]) for s in res.spikes]
+    checks, refs = {}, {}
 
     def same(a, b):
         return all(np.array_equal(p, q) for p, q in zip(spikes(a), spikes(b)))
@@ -186,7 +182,7 @@ def determinism() -> dict:
     for unbiased in (False, True):
         snn = nc.convert(shipped_digits_mlp(), neuron=TPP(unbiased=unbiased), timesteps=6, calibration_data=x_train)
         name = "tpp_unbiased" if unbiased else "tpp"
-        ref = snn.run(x, device="reference", seed=11, progress=False)
+        ref = refs[name] = snn.run(x, device="reference", seed=11, progress=False)
         checks[f"{name}: repeated reference run"] = same(ref, snn.run(x, device="reference", seed=11, progress=False))
         for b in (1, 7, 45):
             checks[f"{name}: reference batch_size={b}"] = same(ref, snn.run(x, device="reference", seed=11,
@@ -199,19 +195,9 @@ def determinism() -> dict:
             x, device="cpp_standalone", seed=11, batch_size=45, rounds=1, progress=False))
         checks[f"{name}: another seed differs"] = not same(ref, snn.run(x, device="reference", seed=12,
                                                                          progress=False))
-    script = ("import sys, json; import neuroconv as nc; from neuroconv.demo import load_digits_split, "
-              "shipped_digits_mlp; from neuroconv.equations import TPP; xt, xs, _, _ = load_digits_split(); "
-              "s = nc.convert(shipped_digits_mlp(), neuron=TPP(), timesteps=6, calibration_data=xt); "
-              "r = s.run(xs[:45], device='runtime', seed=11, batch_size=9, progress=False); "
-              "print(json.dumps([[a.image.tolist(), a.neuron.tolist(), a.step.tolist()] for a in r.spikes]))")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    snn = nc.convert(shipped_digits_mlp(), neuron=TPP(), timesteps=6, calibration_data=x_train)
-    ref = snn.run(x, device="reference", seed=11, progress=False)
-    import json
-
-    other = json.loads(out.strip().splitlines()[-1])
-    checks["tpp: another process (runtime, batch 9)"] = all(np.array_equal(p, np.array(q))
-                                                           for p, q in zip(spikes(ref), other))
+    other = spikes_in_other_process("runtime", unbiased=False)
+    checks["tpp: another process (runtime, batch 9)"] = all(np.array_equal(p, q)
+                                                           for p, q in zip(spikes(refs["tpp"]), other))
     return {"checks": len(checks), "passed": sum(checks.values()), "details": checks}
 
 

@@ -61,13 +61,12 @@ def estimate_resources(snn, batch_size: int, rounds: int = 1) -> dict:
     n_in = int(np.prod(snn.ann.input_shape))
     neurons = (n_in + sum(l.size for l in snn.layers)) * batch_size
     # time-multiplexed runs hold every round's input and per-round counts/readout (8 bytes each)
-    per_round = 0 if rounds == 1 else (n_in + sum(l.size for l in snn.layers)) * batch_size * 8
-    # a standalone project keeps synapse indices and weights (4 + 4 + 8 bytes), every neuron array
-    # and the per-round records as files, next to a compiled binary of a few MB
-    disk = synapses * 16 + neurons * 8 * 6 + per_round * (rounds + 1) + 20 * 2**20
+    per_round = 0 if rounds == 1 else neurons * 8
+    state = neurons * 8 * 6 + per_round * (rounds + 1)  # neuron arrays and per-round records
+    # a standalone project keeps synapse indices and weights (4 + 4 + 8 bytes) and the state as
+    # files, next to a compiled binary of a few MB
     return {"batch_size": batch_size, "rounds": rounds, "synapses": synapses, "neurons": neurons,
-            "memory_bytes": synapses * BYTES_PER_SYNAPSE + neurons * 8 * 6 + per_round * (rounds + 1),
-            "disk_bytes": disk}
+            "memory_bytes": synapses * BYTES_PER_SYNAPSE + state, "disk_bytes": synapses * 16 + state + 20 * 2**20}
 
 
 def check_resources(snn, dev, batch_size: int, rounds: int, directory=None) -> dict:

@@ -96,9 +96,9 @@ def interrupt(scratch, delay: float, how: str = "group", timeout: float = 60.0) 
             "finished": '"predictions"' in out, **leftovers(scratch, proc.pid)}
 
 
-def kill(scratch, delay: float) -> dict:
+def kill(scratch, delay: float, timesteps=8, images=40) -> dict:
     """SIGKILL the child's whole group after ``delay`` s (a killed job): only the cache's state matters."""
-    proc = start(scratch)
+    proc = start(scratch, timesteps, images)
     time.sleep(delay)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()

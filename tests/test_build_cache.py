@@ -2,16 +2,14 @@
 
 import multiprocessing
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 
 import neuroconv as nc
 from neuroconv import build_cache
+
+import interrupts
 
 
 @pytest.fixture
@@ -94,27 +92,11 @@ def test_concurrent_publishers(cache, tmp_path):
     assert [p for p in os.listdir(cache) if p.startswith(".tmp-")] == []
 
 
-_KILLED_BUILD = """
-import sys
-import neuroconv as nc
-from neuroconv.demo import load_digits_split, shipped_digits_mlp
-x_train, x_test, _, _ = load_digits_split()
-snn = nc.convert(shipped_digits_mlp(), timesteps=8, calibration_data=x_train)
-print("building", flush=True)
-snn.run(x_test[:8], device="cpp_standalone", progress=False)
-"""
-
-
 @pytest.mark.standalone
 def test_killed_build_then_cached_runs(cache, demo_net, digits, tmp_path):
     x_train, x_test, _, _ = digits
     # a build killed while compiling leaves nothing the next run trips over
-    proc = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD], stdout=subprocess.PIPE, text=True,
-                            start_new_session=True, env=dict(os.environ), cwd=tmp_path)
-    assert proc.stdout.readline().strip() == "building"
-    time.sleep(4.0)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    interrupts.kill(str(tmp_path), 4.0, images=8)  # its cache: tmp_path/cache, the one ``cache`` points at
     assert not cache.exists() or all(p.startswith(".tmp-") for p in os.listdir(cache))
     snn = nc.convert(demo_net, timesteps=8, calibration_data=x_train)
     ref = snn.run(x_test[:8], device="reference", progress=False)

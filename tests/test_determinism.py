@@ -73,18 +73,26 @@ import neuroconv as nc
 from neuroconv.demo import load_digits_split, shipped_digits_mlp
 from neuroconv.equations import TPP
 x_train, x_test, _, _ = load_digits_split()
-snn = nc.convert(shipped_digits_mlp(), neuron=TPP(unbiased=True), timesteps=6, calibration_data=x_train)
+snn = nc.convert(shipped_digits_mlp(), neuron=TPP(unbiased=sys.argv[2] == "unbiased"), timesteps=6,
+                 calibration_data=x_train)
 res = snn.run(x_test[:45], device=sys.argv[1], seed=11, batch_size=9, progress=False)
 print(json.dumps([[s.image.tolist(), s.neuron.tolist(), s.step.tolist()] for s in res.spikes]))
 """
 
 
+def spikes_in_other_process(device="runtime", unbiased=True) -> list:
+    """Per layer ``(image, neuron, step)`` of the shipped MLP's TPP run on 45 test digits (T=6, seed 11,
+    batch 9) in a new Python process (also used by benchmarks/reliability.py)."""
+    out = subprocess.run([sys.executable, "-c", _OTHER_PROCESS, device, "unbiased" if unbiased else "biased"],
+                         capture_output=True, text=True, check=True,
+                         env={"PYTHONHASHSEED": "123", **__import__("os").environ})
+    return [np.array(s) for s in json.loads(out.stdout.strip().splitlines()[-1])]
+
+
 def test_other_process_same_spikes(tpp_net, digits):
     a = tpp_net.run(digits[1][:45], device="reference", seed=11, progress=False)
-    out = subprocess.run([sys.executable, "-c", _OTHER_PROCESS, "runtime"], capture_output=True, text=True,
-                         check=True, env={"PYTHONHASHSEED": "123", **__import__("os").environ})
-    for sa, sb in zip(spikes_of(a), json.loads(out.stdout.strip().splitlines()[-1])):
-        np.testing.assert_array_equal(sa, np.array(sb))
+    for sa, sb in zip(spikes_of(a), spikes_in_other_process("runtime")):
+        np.testing.assert_array_equal(sa, sb)
 
 
 @pytest.mark.standalone

@@ -181,18 +181,18 @@ def from_architecture(contents, path, input_shape=None) -> Graph:
     for k, rec in enumerate(records):
         try:
             layers.append(_layer_from_record(k, rec, contents, path))
+        except NeuroconvError:
+            raise
         except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, NeuroconvError):
-                raise
             raise NeuroconvError(f"{os.fspath(path)!r}: malformed record for layer {k} "
                                  f"({type(exc).__name__}: {exc}).") from None
     try:
         if "inputs" in arch:
             return Graph(layers, input_shape=tuple(shape), inputs=arch["inputs"])
         return Sequential(layers, input_shape=tuple(shape))
+    except NeuroconvError:
+        raise
     except (TypeError, ValueError) as exc:
-        if isinstance(exc, NeuroconvError):
-            raise
         raise NeuroconvError(f"{os.fspath(path)!r}: malformed architecture ({type(exc).__name__}: {exc}).") from None
 
 
