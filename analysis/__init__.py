@@ -1,13 +1,13 @@
 """Analysis of converted networks' runs: spike-train statistics, energy, temporal misalignment, plots."""
 
-from .conversion_error import conversion_error, effective_activations
-from .energy import E_AC, E_MAC, EnergyEstimate, ann_macs, estimate_energy
-from .misalignment import (layerwise_run, misalignment_measures, permutation_experiment, permute_trains,
+from neuroconv.analysis.conversion_error import conversion_error, effective_activations
+from neuroconv.analysis.energy import E_AC, E_MAC, EnergyEstimate, ann_macs, estimate_energy
+from neuroconv.analysis.misalignment import (layerwise_run, misalignment_measures, permutation_experiment, permute_trains,
                            plot_cumulative_counts)
-from .neo_export import to_neo
-from .plotting import (plot_accuracy_vs_timesteps, plot_conversion_error, plot_cv_histogram, plot_misalignment,
+from neuroconv.analysis.neo_export import to_neo
+from neuroconv.analysis.plotting import (plot_accuracy_vs_timesteps, plot_conversion_error, plot_cv_histogram, plot_misalignment,
                        plot_rate_histogram, plot_raster)
-from .stats import (cv, cv_per_neuron, fanofactor, first_spike_latency, firing_rates, isi, layer_windows, psth,
+from neuroconv.analysis.stats import (cv, cv_per_neuron, fanofactor, first_spike_latency, firing_rates, isi, layer_windows, psth,
                     spike_trains, sttc)
 
 __all__ = ["plot_raster", "plot_accuracy_vs_timesteps", "estimate_energy", "EnergyEstimate", "ann_macs",

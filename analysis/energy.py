@@ -21,7 +21,7 @@ import numpy as np
 from brian2 import Quantity, joule, pjoule
 
 from neuroconv.ann.layers import Conv2d, Dense
-from neuroconv.connectivity import _window_indices
+from neuroconv.conversion.connectivity import _window_indices
 from neuroconv.errors import NeuroconvError
 
 __all__ = ["EnergyEstimate", "estimate_energy", "ann_macs", "E_AC", "E_MAC"]

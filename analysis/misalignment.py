@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from neuroconv.errors import NeuroconvError
 
-from .stats import layer_windows
+from neuroconv.analysis.stats import layer_windows
 
 __all__ = ["permute_trains", "layerwise_run", "permutation_experiment", "misalignment_measures",
            "plot_cumulative_counts"]
@@ -80,9 +80,9 @@ def layerwise_run(snn, x, permute=(), device="reference", rng=None):
     x = snn.ann.check_input(x)
     rng = np.random.default_rng(rng)
     if device == "reference":
-        from neuroconv.reference import run_population
+        from neuroconv.simulation.reference import run_population
     else:
-        from neuroconv.brian2_backend import run_population
+        from neuroconv.simulation.brian2.backend import run_population
     inputs = x.reshape(x.shape[0], -1)
     trains = []
     for k, layer in enumerate(snn.layers):
@@ -115,7 +115,7 @@ def permutation_experiment(snn, x, y, timesteps=(2, 4, 8, 16, 32), layers="all",
 
     Returns a dict with ``rows`` (one per T) and the settings.
     """
-    from neuroconv.conversion import _check_timesteps, convert
+    from neuroconv.conversion.converter import _check_timesteps, convert
     from neuroconv.equations import TPP
 
     _check_if(snn)

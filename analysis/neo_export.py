@@ -22,7 +22,7 @@ def to_neo(result, layer, image: int = 0) -> list:
         raise NeuroconvError('to_neo needs neo: pip install "brian2-neuroconv[neo]".') from None
     from brian2 import ms
 
-    from .stats import spike_trains
+    from neuroconv.analysis.stats import spike_trains
 
     name = result.layer_names[result.layer_index(layer)]
     t_stop = float(result.timesteps * result.dt / ms)

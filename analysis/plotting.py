@@ -76,7 +76,7 @@ def plot_rate_histogram(result, layers=None, ax=None, bins: int = 20):
 
 def plot_cv_histogram(result, layer=0, ax=None, bins: int = 20, max_images: int = 50):
     """Distribution of the CV of inter-spike intervals over the neurons (with >= 3 spikes) of the first images."""
-    from .stats import cv_per_neuron, spike_trains
+    from neuroconv.analysis.stats import cv_per_neuron, spike_trains
 
     ax = _axes(ax)
     values = [cv_per_neuron(spike_trains(result, layer, image=i)).compressed()
@@ -92,7 +92,7 @@ def plot_cv_histogram(result, layer=0, ax=None, bins: int = 20, max_images: int 
 
 def plot_conversion_error(snn, result, x, layer=0, ax=None, max_points: int = 5000):
     """Scatter of the SNN's effective activation against the ANN activation, with the diagonal."""
-    from .conversion_error import conversion_error, effective_activations
+    from neuroconv.analysis.conversion_error import conversion_error, effective_activations
 
     ax = _axes(ax)
     k = result.layer_index(layer)

@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 import neuroconv as nc
-from neuroconv import zoo
-from neuroconv.reference import readouts_over_time
+from neuroconv.experiments import zoo
+from neuroconv.simulation.reference import readouts_over_time
 
 from _report import command, emit, machine
 

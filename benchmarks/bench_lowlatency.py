@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 import neuroconv as nc
-from neuroconv import lowlatency, zoo
+from neuroconv.experiments import lowlatency, zoo
 from neuroconv.equations import IF
 
 from _report import command, emit, machine

@@ -27,9 +27,9 @@ import time
 
 from _report import command, emit, machine
 
-from neuroconv.demo import load_digits_split, shipped_digits_mlp
+from neuroconv.experiments.demo import load_digits_split, shipped_digits_mlp
 from neuroconv.equations import TPP
-from neuroconv.figures import deep_digits_mlp, misalignment_report
+from neuroconv.experiments.figures import deep_digits_mlp, misalignment_report
 
 
 def main(argv=None):
@@ -55,7 +55,7 @@ def main(argv=None):
         if name in builders:
             networks[name] = builders[name]()
             continue
-        from neuroconv import zoo
+        from neuroconv.experiments import zoo
 
         model, _, variant = name.partition("/")
         if model not in zoo.MODELS or variant not in ("relu", "qcfs") or zoo.MODELS[model][1] != "digits":

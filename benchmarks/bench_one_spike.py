@@ -30,9 +30,9 @@ import numpy as np
 from _report import command, emit, machine
 
 import neuroconv as nc
-from neuroconv.demo import load_digits_split, shipped_digits_mlp
+from neuroconv.experiments.demo import load_digits_split, shipped_digits_mlp
 from neuroconv.equations import OneSpike
-from neuroconv.figures import measure_run, one_spike_sweep
+from neuroconv.experiments.figures import measure_run, one_spike_sweep
 
 BASES = (1.05, 1.1, 1.15, 1.2, 1.3, 1.5, 2.0)
 WINDOWS = (8, 16, 24, 32, 48, 64)

@@ -34,8 +34,8 @@ import numpy as np
 
 import neuroconv as nc
 from neuroconv import ann
-from neuroconv.bench import _equal, device_throughput
-from neuroconv.demo import load_digits_split, shipped_digits_mlp
+from neuroconv.experiments.bench import _equal, device_throughput
+from neuroconv.experiments.demo import load_digits_split, shipped_digits_mlp
 
 CPU_DEVICES = ["reference", "runtime/numpy", "runtime/cython", "cpp_standalone", "cpp_standalone/rounds=1"]
 
@@ -63,7 +63,7 @@ def _networks(names):
             "digits_cnn": (digits_cnn(), x_train.reshape(-1, 1, 8, 8), x_test.reshape(-1, 1, 8, 8))}
     for name in ("fashion_cnn", "fashion_resnet"):
         if name in names:
-            from neuroconv import zoo
+            from neuroconv.experiments import zoo
 
             model = zoo.load(name)
             nets[name] = (model.to_ann(), model.dataset.x_train[:2000], model.dataset.x_test)

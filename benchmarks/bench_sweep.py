@@ -25,7 +25,7 @@ import tempfile
 import time
 
 import neuroconv as nc
-from neuroconv.sweep import load_config, read_table, run_sweep
+from neuroconv.experiments.sweep import load_config, read_table, run_sweep
 
 CONFIG = """
 [sweep]

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from neuroconv import ann
-from neuroconv.demo import load_digits_split, train_digits_mlp
+from neuroconv.experiments.demo import load_digits_split, train_digits_mlp
 
 x_train, x_test, y_train, y_test = load_digits_split()
 net = train_digits_mlp(x_train, y_train)

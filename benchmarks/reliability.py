@@ -168,7 +168,7 @@ def malicious_files() -> dict:
 
 def determinism() -> dict:
     import neuroconv as nc
-    from neuroconv.demo import load_digits_split, shipped_digits_mlp
+    from neuroconv.experiments.demo import load_digits_split, shipped_digits_mlp
     from neuroconv.equations import TPP
     from test_determinism import spikes_in_other_process, spikes_of as spikes
 

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neuroconv.equations.model import NeuronModel
 from neuroconv.errors import NeuroconvError
-
-from ._common import AnalogInput
 
 __all__ = ["IF"]
 
@@ -47,7 +46,7 @@ b : 1 (constant)
 
 
 @dataclass(frozen=True)
-class IF(AnalogInput):
+class IF(NeuronModel):
     """Integrate-and-fire neuron with soft (``"subtract"``) or hard (``"zero"``) reset.
 
     Parameters
@@ -65,12 +64,6 @@ class IF(AnalogInput):
     method = "euler"
     #: Brian2 threshold condition.
     threshold = "v >= theta"
-    #: What a spike does at each outgoing synapse.
-    on_pre = "v_post += w * theta_pre"
-    #: The input spike sets up the first layer's constant current ``I = sum_k w_k x_k``.
-    input_on_pre = "I_post += w * x_pre"
-    #: Schedule slot of the input spikes: before any layer integrates in the first step.
-    input_when = "before_groups"
     #: Equations of every spiking layer.
     equations = _EQUATIONS
     #: Equations of the non-spiking output layer (membrane readout).
@@ -91,19 +84,7 @@ class IF(AnalogInput):
         """Initial membrane of a layer with thresholds ``theta``."""
         return theta / 2.0 if self.shift else np.zeros_like(theta)
 
-    def brian2_values(self, layer, index: int, snn) -> dict:
-        """Values of the Brian2 variables of population ``index`` (one copy; scalars for shared variables)."""
-        bias = layer.bias
-        if not layer.spiking:
-            return {"b": bias}
-        return {"theta": layer.theta, "v": self.initial_v(layer.theta), "b": bias}
-
-    def readout(self, snn, v=None, counts=None, first_step=None) -> np.ndarray:
-        """The output on the ANN scale: membrane input averaged over T, or ``count * theta / T``."""
-        out = snn.output_layer
-        return counts * out.theta / snn.timesteps if out.spiking else v / snn.timesteps
-
-    # --- reference semantics (numpy), used by neuroconv.reference -------------------
+    # --- reference semantics (numpy), used by neuroconv.simulation.reference ----------
     def reference_step(self, v: np.ndarray, drive: np.ndarray, theta: np.ndarray):
         """Advance one timestep in place: ``v += drive``; spike where ``v >= theta``; reset.
 
@@ -116,6 +97,12 @@ class IF(AnalogInput):
         else:
             v[spikes] = 0.0
         return spikes
+
+    def ideal(self, a, theta, timesteps: int):
+        """The rate a soft-reset layer sends for a constant activation ``a``: ``expected_count * theta / T``."""
+        if self.reset != "subtract":
+            return None
+        return self.expected_count(a, theta, timesteps) * theta / timesteps
 
     def expected_count(self, z, theta, timesteps):
         """Spike count of a neuron driven by constant input ``z`` for ``timesteps`` steps."""

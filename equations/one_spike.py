@@ -47,9 +47,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neuroconv.equations.model import NeuronModel
 from neuroconv.errors import NeuroconvError, NeuroconvWarning
-
-from ._common import AnalogInput
 
 __all__ = ["OneSpike"]
 
@@ -67,12 +66,15 @@ dv/dt = v * log(base) / dt : 1  # grows like a hidden layer; the readout is base
 base : 1 (constant, shared)
 """
 
+#: A warning names layers that send more than this fraction of their positive calibration activations as zero.
+BELOW_RANGE_WARNING = 0.05
+
 #: Largest total growth ``base**steps`` allowed (float64 overflows near 1e308).
 _MAX_LOG10_GROWTH = 250.0
 
 
 @dataclass(frozen=True)
-class OneSpike(AnalogInput):
+class OneSpike(NeuronModel):
     """Phase-coded neuron that fires at most once per inference (see the module docstring).
 
     Parameters
@@ -94,7 +96,7 @@ class OneSpike(AnalogInput):
     #: Brian2 integration method; ``exact`` turns the growth into ``_v = base*v``.
     method = "exact"
     #: Fires only inside its own window (the growth would cross theta later, too).
-    threshold = "v >= theta and t_in_timesteps >= first_step and t_in_timesteps < first_step + n_steps"
+    threshold = "v >= theta and step >= first_step and step < first_step + n_steps"
     #: Reset to 0: a zero membrane stays zero, so the neuron never fires again in this inference.
     reset_code = "v = 0"
     #: What a spike does at each outgoing synapse.
@@ -103,6 +105,9 @@ class OneSpike(AnalogInput):
     input_on_pre = "v_post += w * x_pre"
     #: Schedule slot of the input spikes: within ``thresholds``, before layer 0 (order 0).
     input_when = "thresholds"
+    pipelined = True
+    #: T is the window.
+    timesteps_field = "window"
     equations = _EQUATIONS
     output_equations = _OUTPUT_EQUATIONS
 
@@ -158,6 +163,32 @@ class OneSpike(AnalogInput):
         value = np.asarray(scale, dtype=np.float64) * self.base ** -np.maximum(phase, 0).astype(np.float64)
         return np.where(phase >= 0, value, 0.0)
 
+    def check_network(self, snn) -> None:
+        """A chain (see NeuronModel.check_network) whose membranes do not overflow float64."""
+        super().check_network(snn)
+        self.check_latency(snn.n_spiking)
+
+    def check_calibration(self, snn, calibration_data) -> None:
+        """Warn, with the numbers, about layers whose window is too short for the calibration data's range."""
+        net = snn.ann
+        _, acts = net.forward(net.check_input(calibration_data, name="calibration_data"), return_activations=True)
+        for layer in snn.layers:
+            if not layer.spiking:
+                continue
+            act = acts[layer.ann_index]  # pre-activation: its positive part is the activation
+            act = act.reshape(act.shape[0], -1)
+            positive = act > 0
+            lost = positive & (act < self.smallest_sent(layer.theta))
+            fraction = lost.sum() / max(positive.sum(), 1)
+            if fraction > BELOW_RANGE_WARNING:
+                ratio = np.percentile((layer.theta / np.where(positive, act, 1.0))[positive], 95)
+                warnings.warn(
+                    f"OneSpike(base={self.base:g}, window={self.window}): {layer.name} sends {fraction:.1%} of its "
+                    f"positive calibration activations as zero (below M*base**-(window-1)*(1+1/base)/2, a range of "
+                    f"{self.base ** (self.window - 1):.3g}); covering 95% of them needs a range of {ratio:.3g}, "
+                    f"i.e. window >= {self.window_for_range(max(ratio, 1.0))} at this base.",
+                    NeuroconvWarning, stacklevel=3)
+
     def check_latency(self, n_windows: int, where: str = "") -> None:
         """Refuse runs whose membranes would overflow float64 (``base**steps`` too large)."""
         steps = n_windows * self.window + 1
@@ -182,10 +213,47 @@ class OneSpike(AnalogInput):
                           first_step=start, n_steps=self.window)
         return values
 
-    def readout(self, snn, v=None, counts=None, first_step=None) -> np.ndarray:
-        """The output on the ANN scale: ``base * v`` at the end, or the decoded output spike (0 if none)."""
-        out = snn.output_layer
-        if out.spiking:
-            start = self.window_start(len(snn.layers) - 1)
-            return self.decode(np.where(first_step >= 0, first_step - start, -1), out.theta)
+    def value_of(self, theta, timesteps: int, counts=None, first_step=None, index: int = 0) -> np.ndarray:
+        """The decoded spike of population ``index`` (``first_step``: each neuron's spike step, -1 for none)."""
+        start = self.window_start(index)
+        return self.decode(np.where(first_step >= 0, first_step - start, -1), theta)
+
+    def membrane_readout(self, v, timesteps: int) -> np.ndarray:
+        """``base * v`` at the end of the run: the output's membrane when it would open its own window."""
         return self.base * v
+
+    def ideal(self, a, theta, timesteps: int):
+        """The decoded value of the spike a neuron with constant pre-activation ``a`` sends (0: none)."""
+        v = np.asarray(a, dtype=np.float64)
+        thr = self.threshold_value(theta)
+        # first k in [0, W) with a * base**k >= thr; none -> -1 (the growth the Brian2 neuron does)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            k = np.ceil(np.log(thr / v) / np.log(self.base) - 1e-12)
+        k = np.where(v >= thr, 0, k)
+        k = np.where((v > 0) & (k < self.window), k, -1).astype(np.int64)
+        return self.decode(k, theta)
+
+    # --- reference semantics ----------------------------------------------------------
+    def reference_layer(self, layer, index: int, drive: np.ndarray, timesteps: int, *, seed=None, images=None,
+                        record_margin=False):
+        """One population's window: its membrane at the window's first step is ``drive`` (the ANN
+        pre-activation of the decoded values below); at step ``k`` it has grown to ``drive * base**k``
+        (one multiplication per step, as Brian2 does) and the neuron fires at the first ``k`` with
+        ``v >= theta``, once. Returns ``(events, counts, value, margin)``: the spikes as
+        ``(image, neuron, step)`` arrays, the counts, the decoded values and (``record_margin``) the
+        smallest ``|v - theta|`` per neuron."""
+        v = drive
+        theta = self.threshold_value(layer.theta)
+        phase = np.full(v.shape, -1, dtype=np.int64)
+        margin = np.full(v.shape, np.inf) if record_margin else None
+        for k in range(self.window):
+            if k:
+                v = self.base * v
+            waiting = phase < 0
+            if record_margin:
+                np.minimum(margin, np.where(waiting, np.abs(v - theta), np.inf), out=margin)
+            phase[waiting & (v >= theta)] = k
+        fired = phase >= 0
+        image, neuron = np.nonzero(fired)
+        events = (image, neuron, phase[image, neuron] + self.window_start(index))
+        return events, fired.astype(np.int64), self.decode(phase, layer.theta), margin

@@ -32,10 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neuroconv.equations import _random
+from neuroconv.equations.model import NeuronModel
 from neuroconv.errors import NeuroconvError
-
-from . import _random
-from ._common import AnalogInput
 
 __all__ = ["TPP"]
 
@@ -53,7 +52,7 @@ v : 1                                   # accumulated input; the readout is v / 
 
 
 @dataclass(frozen=True)
-class TPP(AnalogInput):
+class TPP(NeuronModel):
     """Two-phase probabilistic neuron (see the module docstring).
 
     Parameters
@@ -81,6 +80,8 @@ class TPP(AnalogInput):
     input_when = "thresholds"
     output_equations = _OUTPUT_EQUATIONS
     stochastic = True
+    pipelined = True
+    timesteps_field = "timesteps"
 
     def __post_init__(self):
         T = self.timesteps
@@ -105,9 +106,9 @@ class TPP(AnalogInput):
         """
         f = _random.FUNCTION_NAME
         value = f"floor(v / theta + {f}(rng_key, image_index, -1))" if self.unbiased else "v / theta"
-        return ("t_in_timesteps >= first_step and t_in_timesteps < first_step + n_steps and "
-                f"{f}(rng_key, image_index, t_in_timesteps) < "
-                f"clip({value} / clip(first_step + n_steps - t_in_timesteps, 1, n_steps), 0, 1)")
+        return ("step >= first_step and step < first_step + n_steps and "
+                f"{f}(rng_key, image_index, step) < "
+                f"clip({value} / clip(first_step + n_steps - step, 1, n_steps), 0, 1)")
 
     @property
     def namespace(self) -> dict:
@@ -130,12 +131,22 @@ class TPP(AnalogInput):
             values.update(theta=layer.theta, first_step=self.phase_start(index), n_steps=T)
         return values
 
-    def readout(self, snn, v=None, counts=None, first_step=None) -> np.ndarray:
-        """The output on the ANN scale: ``v / T``, or ``count * theta / T``."""
-        out = snn.output_layer
-        return counts * out.theta / self.timesteps if out.spiking else v / self.timesteps
+    def ideal(self, a, theta, timesteps: int):
+        """The mean rate a population sends for activation ``a`` (from the exact count distribution)."""
+        return self.expected_count(timesteps * a / theta, timesteps) * theta / timesteps
 
     # --- reference semantics ----------------------------------------------------------
+    def reference_layer(self, layer, index: int, drive: np.ndarray, timesteps: int, *, seed=None, images=None,
+                        record_margin=False):
+        """One population: accumulate ``V = T * drive`` (the sum of ``w * theta`` over the spikes
+        received plus ``T`` steps of bias, what the Brian2 membrane holds when the spiking phase
+        opens), then the spiking phase. Returns ``(events, counts, value, None)``."""
+        spikes = self.spike_phase(timesteps * drive, layer.theta, timesteps, self.random_keys(seed, index, layer.size),
+                                  images, self.phase_start(index))
+        k, image, neuron = np.nonzero(spikes)
+        count = spikes.sum(axis=0, dtype=np.int64)
+        return (image, neuron, k + self.phase_start(index)), count, count * layer.theta / timesteps, None
+
     def spike_phase(self, potential: np.ndarray, theta: np.ndarray, timesteps: int, keys: np.ndarray,
                     images: np.ndarray, first_step: int = 0):
         """Run the spiking phase on potentials ``V`` ``(batch, n)``: ``(T, batch, n)`` bool spikes.

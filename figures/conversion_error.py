@@ -3,7 +3,7 @@
     python figures/conversion_error.py --out conversion_error.png [--full]
 """
 
-from neuroconv.figures import script_main
+from neuroconv.experiments.figures import script_main
 
 if __name__ == "__main__":
     script_main("conversion_error", __doc__.split("\n")[0])

@@ -7,7 +7,7 @@ Debian package ``dataset-fashion-mnist``):
     python figures/fashion_mnist.py docs/bench/fashion_mnist.json --out docs/figures/fashion_mnist.png
 """
 
-from neuroconv.figures import plot_timesteps_report, script_main
+from neuroconv.experiments.figures import plot_timesteps_report, script_main
 
 if __name__ == "__main__":
     script_main("fashion_mnist", __doc__.split("\n")[0], plot_report=plot_timesteps_report)

@@ -7,7 +7,7 @@ Fashion-MNIST the Debian package ``dataset-fashion-mnist``):
     python figures/lowlatency.py docs/bench/lowlatency.json --out docs/figures/lowlatency.png
 """
 
-from neuroconv.figures import plot_lowlatency_report, script_main
+from neuroconv.experiments.figures import plot_lowlatency_report, script_main
 
 if __name__ == "__main__":
     script_main("lowlatency", __doc__.split("\n")[0], plot_report=plot_lowlatency_report)

@@ -11,7 +11,7 @@ layer, against T (0 = perfectly even firing; see neuroconv.analysis.misalignment
 The drawing is neuroconv.figures.plot_misalignment_report; ``neuroconv figures`` makes it too.
 """
 
-from neuroconv.figures import plot_misalignment_report, script_main
+from neuroconv.experiments.figures import plot_misalignment_report, script_main
 
 if __name__ == "__main__":
     script_main("misalignment", __doc__.split("\n")[0], plot_report=plot_misalignment_report)

@@ -10,7 +10,7 @@ saturates early at a higher floor. The drawing is neuroconv.figures.plot_one_spi
 ``neuroconv figures`` makes it too.
 """
 
-from neuroconv.figures import plot_one_spike_tradeoff, script_main
+from neuroconv.experiments.figures import plot_one_spike_tradeoff, script_main
 
 if __name__ == "__main__":
     script_main("one_spike", __doc__.split("\n")[0], plot_report=plot_one_spike_tradeoff)

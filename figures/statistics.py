@@ -3,7 +3,7 @@
     python figures/statistics.py --out statistics.png [--full]
 """
 
-from neuroconv.figures import script_main
+from neuroconv.experiments.figures import script_main
 
 if __name__ == "__main__":
     script_main("statistics", __doc__.split("\n")[0])

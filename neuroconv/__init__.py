@@ -37,18 +37,61 @@ if not _os.path.isdir(_os.path.join(_here, "equations")) and not any(
         isinstance(f, _SourceTreeFinder) for f in _sys.meta_path):
     _sys.meta_path.append(_SourceTreeFinder(_os.path.dirname(_here)))
 
-from . import ann, datasets, equations
-from .calibration import calibrate
-from .conversion import SpikingLayer, SpikingNetwork, convert
-from .devices import Device
-from .errors import NeuroconvError, NeuroconvWarning
-from .result import LayerSpikes, SimulationResult
-from .saved import load_network
+#: Where the modules of 0.1.0 live now: ``import neuroconv.demo`` and the like keep working.
+MOVED = {
+    "neuroconv.calibration": "neuroconv.conversion.calibration",
+    "neuroconv.connectivity": "neuroconv.conversion.connectivity",
+    "neuroconv.saved": "neuroconv.conversion.saved",
+    "neuroconv.devices": "neuroconv.simulation.devices",
+    "neuroconv.reference": "neuroconv.simulation.reference",
+    "neuroconv.result": "neuroconv.simulation.result",
+    "neuroconv.build_cache": "neuroconv.simulation.brian2.build_cache",
+    "neuroconv.cuda": "neuroconv.simulation.brian2.cuda",
+    "neuroconv.sweep": "neuroconv.experiments.sweep",
+    "neuroconv.bench": "neuroconv.experiments.bench",
+    "neuroconv.figures": "neuroconv.experiments.figures",
+    "neuroconv.demo": "neuroconv.experiments.demo",
+    "neuroconv.zoo": "neuroconv.experiments.zoo",
+    "neuroconv.training": "neuroconv.experiments.training",
+    "neuroconv.lowlatency": "neuroconv.experiments.lowlatency",
+    "neuroconv.datasets": "neuroconv.experiments.datasets",
+    "neuroconv.ann.torch_importer": "neuroconv.ann.importers.torch_importer",
+    "neuroconv.ann.onnx_importer": "neuroconv.ann.importers.onnx_importer",
+    "neuroconv.ann.nir_importer": "neuroconv.ann.importers.nir_importer",
+}
+
+
+class _MovedModules(_abc.MetaPathFinder, _abc.Loader):
+    """Imports a 0.1.0 module path (``neuroconv.demo``) as the module that holds its code now."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        return _util.spec_from_loader(fullname, self) if fullname in MOVED else None
+
+    def create_module(self, spec):
+        import importlib
+
+        return importlib.import_module(MOVED[spec.name])
+
+    def exec_module(self, module):
+        pass
+
+
+if not any(isinstance(f, _MovedModules) for f in _sys.meta_path):
+    _sys.meta_path.append(_MovedModules())
+
+from neuroconv import ann, equations
+from neuroconv.conversion import SpikingLayer, SpikingNetwork, calibrate, convert
+from neuroconv.conversion.converter import load_network
+from neuroconv.equations import NeuronModel
+from neuroconv.errors import NeuroconvError, NeuroconvWarning
+from neuroconv.experiments import datasets
+from neuroconv.simulation import DEVICES, Device, LayerSpikes, SimulationResult, register_device
 
 try:
     __version__ = _version("brian2-neuroconv")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 
-__all__ = ["ann", "datasets", "equations", "calibrate", "convert", "SpikingNetwork", "SpikingLayer", "Device",
-           "NeuroconvError", "NeuroconvWarning", "SimulationResult", "LayerSpikes", "load_network", "__version__"]
+__all__ = ["ann", "datasets", "equations", "NeuronModel", "calibrate", "convert", "SpikingNetwork", "SpikingLayer",
+           "Device", "DEVICES", "register_device", "NeuroconvError", "NeuroconvWarning", "SimulationResult",
+           "LayerSpikes", "load_network", "__version__"]

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from .errors import NeuroconvError
+from neuroconv.errors import NeuroconvError
 
 __all__ = ["real_array", "memory_budget", "require_memory", "MAX_TIMESTEPS"]
 

@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from .errors import NeuroconvError
+from neuroconv.errors import NeuroconvError
 
 EPILOG_DEMO = """examples:
   neuroconv demo                          # table for T = 4..64 on Brian2 runtime (numpy)
@@ -20,7 +20,7 @@ EPILOG_DEMO = """examples:
 
 
 def _parser():
-    from . import __version__
+    from neuroconv import __version__
 
     parser = argparse.ArgumentParser(prog="neuroconv", description="Convert trained ANNs into Brian2 spiking networks.")
     parser.add_argument("--version", action="version", version=f"brian2-neuroconv {__version__}")
@@ -38,7 +38,7 @@ def _parser():
                       help="write the figure here (default: next to --out, with .png)")
     demo.add_argument("--retrain", action="store_true", help="train the MLP again instead of loading the shipped one")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    from .figures import FIGURES
+    from neuroconv.experiments.figures import FIGURES
 
     figures = sub.add_parser("figures", help="regenerate the figures from real runs into a folder",
                              description="Run what each figure shows (digits data shipped with scikit-learn) and "
@@ -103,7 +103,7 @@ def _add_run(sub):
 
 
 def _add_sweep(sub):
-    from .sweep import __doc__ as sweep_doc
+    from neuroconv.experiments.sweep import __doc__ as sweep_doc
 
     example = sweep_doc[sweep_doc.index("    [sweep]"):sweep_doc.index("Everything is checked")].rstrip()
     p = _sub(sub, "sweep", "run an experiment config (TOML grid) on Dask, results in a CSV table",
@@ -136,7 +136,7 @@ def _add_bench(sub):
 
 
 def _figures(args) -> int:
-    from .figures import make_figures
+    from neuroconv.experiments.figures import make_figures
 
     for path in make_figures(args.out, full=args.full, only=args.only, progress=not args.no_progress):
         print(f"wrote {path}")
@@ -144,7 +144,7 @@ def _figures(args) -> int:
 
 
 def _demo(args) -> int:
-    from .demo import DEMO_TIMESTEPS, format_table, run_demo, save_figure, write_json
+    from neuroconv.experiments.demo import DEMO_TIMESTEPS, format_table, run_demo, save_figure, write_json
 
     timesteps = tuple(args.timesteps) if args.timesteps else DEMO_TIMESTEPS
     report, raster = run_demo(timesteps=timesteps, device=args.device, retrain=args.retrain,
@@ -166,10 +166,10 @@ def _positive(name, value):
 
 
 def _convert(args) -> int:
-    from .conversion import convert
-    from .datasets import load
-    from .saved import neuron_from_spec
-    from .sweep import _calibration, _load_model
+    from neuroconv.conversion.converter import convert
+    from neuroconv.experiments.datasets import load
+    from neuroconv.conversion.saved import neuron_from_spec
+    from neuroconv.experiments.sweep import _calibration, _load_model
 
     _positive("--timesteps", args.timesteps)
     _positive("--calibration-images", args.calibration_images)
@@ -205,8 +205,8 @@ def _convert(args) -> int:
 def _run(args) -> int:
     import json
 
-    from .datasets import load
-    from .saved import load_network
+    from neuroconv.experiments.datasets import load
+    from neuroconv.conversion.saved import load_network
 
     _positive("--images", args.images)
     _positive("--timesteps", args.timesteps)
@@ -242,12 +242,12 @@ def _run(args) -> int:
 
 
 def _sweep(args) -> int:
-    from .sweep import load_config, run_sweep
+    from neuroconv.experiments.sweep import load_config, run_sweep
 
     _positive("--workers", args.workers)
     cfg = load_config(args.config, output=args.output)
     if args.check:
-        from .sweep import read_table
+        from neuroconv.experiments.sweep import read_table
 
         done = {r["cell_id"] for r in read_table(cfg.output) if r.get("status") == "ok"}
         todo = sum(c["cell_id"] not in done for c in cfg.cells)
@@ -264,7 +264,7 @@ def _sweep(args) -> int:
 def _bench(args) -> int:
     import json
 
-    from .bench import device_throughput
+    from neuroconv.experiments.bench import device_throughput
 
     _positive("--images", args.images)
     _positive("--timesteps", args.timesteps)

@@ -16,14 +16,14 @@ def pytest_report_header(config):
 
 @pytest.fixture(scope="session")
 def digits():
-    from neuroconv.demo import load_digits_split
+    from neuroconv.experiments.demo import load_digits_split
 
     return load_digits_split()
 
 
 @pytest.fixture(scope="session")
 def demo_net():
-    from neuroconv.demo import shipped_digits_mlp
+    from neuroconv.experiments.demo import shipped_digits_mlp
 
     return shipped_digits_mlp()
 

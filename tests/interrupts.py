@@ -21,7 +21,7 @@ import numpy as np
 SCRIPT = """
 import json, sys
 import neuroconv as nc
-from neuroconv.demo import load_digits_split, shipped_digits_mlp
+from neuroconv.experiments.demo import load_digits_split, shipped_digits_mlp
 x_train, x_test, _, _ = load_digits_split()
 snn = nc.convert(shipped_digits_mlp(), timesteps=int(sys.argv[1]), calibration_data=x_train)
 print("start", flush=True)
@@ -120,7 +120,7 @@ def concurrent(scratch, n: int = 2, timesteps=8, images=40) -> list:
 def reference(timesteps=8, images=40) -> dict:
     """What the children must print: the reference simulator's predictions and counts."""
     import neuroconv as nc
-    from neuroconv.demo import load_digits_split, shipped_digits_mlp
+    from neuroconv.experiments.demo import load_digits_split, shipped_digits_mlp
 
     x_train, x_test, _, _ = load_digits_split()
     snn = nc.convert(shipped_digits_mlp(), timesteps=timesteps, calibration_data=x_train)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import neuroconv as nc
-from neuroconv import build_cache
+from neuroconv.simulation.brian2 import build_cache
 
 import interrupts
 

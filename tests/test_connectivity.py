@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neuroconv import ann
-from neuroconv.connectivity import affine_chain, replicate_indices
+from neuroconv.conversion.connectivity import affine_chain, replicate_indices
 from nets import conv_nets, random_inputs
 
 

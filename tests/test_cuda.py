@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import neuroconv as nc
-from neuroconv import cuda
+from neuroconv.simulation.brian2 import cuda
 from neuroconv.equations import TPP, OneSpike
 from nets import assert_equivalent
 
@@ -46,7 +46,7 @@ def test_cuda_project_generates_and_compiles(small_snn, tmp_path, monkeypatch):
 @pytest.mark.cuda
 @pytest.mark.skipif(HAS_GPU, reason="a GPU is present")
 def test_running_without_gpu_is_a_clear_error(small_snn, monkeypatch):
-    import neuroconv.brian2_backend as backend
+    import neuroconv.simulation.brian2.backend as backend
 
     monkeypatch.setattr(backend, "run_standalone", lambda *a, **k: pytest.fail("started a build"))
     snn, x = small_snn

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import neuroconv as nc
-from neuroconv.demo import run_demo
+from neuroconv.experiments.demo import run_demo
 
 
 def test_demo_accuracy_targets():
@@ -22,7 +22,7 @@ def test_demo_accuracy_targets():
 
 def test_shipped_model_is_what_the_trainer_makes(digits, demo_net):
     """The shipped weights come from train_digits_mlp (same test accuracy on this scikit-learn)."""
-    from neuroconv.demo import train_digits_mlp
+    from neuroconv.experiments.demo import train_digits_mlp
 
     x_train, x_test, y_train, y_test = digits
     fresh = train_digits_mlp(x_train, y_train)
@@ -77,7 +77,7 @@ def test_package_layout_installed():
 
 
 def test_cli_figures_writes_every_figure(tmp_path):
-    from neuroconv.figures import FIGURES
+    from neuroconv.experiments.figures import FIGURES
 
     out = tmp_path / "figs"
     proc = subprocess.run(_cli() + ["figures", "--out", str(out), "--no-progress"], capture_output=True, text=True,

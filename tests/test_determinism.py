@@ -70,7 +70,7 @@ def test_seed_none_is_recorded_and_reproduces(tpp_net, digits):
 _OTHER_PROCESS = """
 import json, sys
 import neuroconv as nc
-from neuroconv.demo import load_digits_split, shipped_digits_mlp
+from neuroconv.experiments.demo import load_digits_split, shipped_digits_mlp
 from neuroconv.equations import TPP
 x_train, x_test, _, _ = load_digits_split()
 snn = nc.convert(shipped_digits_mlp(), neuron=TPP(unbiased=sys.argv[2] == "unbiased"), timesteps=6,

@@ -17,8 +17,8 @@ def net(rng):
 @pytest.fixture
 def no_simulation(monkeypatch):
     """Fail the test if anything reaches a backend."""
-    import neuroconv.brian2_backend as backend
-    import neuroconv.reference as reference
+    import neuroconv.simulation.brian2.backend as backend
+    import neuroconv.simulation.reference as reference
 
     def forbidden(*args, **kwargs):
         raise AssertionError("a simulation started before the input was validated")
@@ -121,7 +121,7 @@ def test_oversized_batch_refused_before_building(net, no_simulation):
 
 
 def test_resource_estimate(net):
-    from neuroconv.devices import estimate_resources
+    from neuroconv.simulation.devices import estimate_resources
 
     snn = nc.convert(net, timesteps=8, thresholds=[1.0])
     est = estimate_resources(snn, 4)

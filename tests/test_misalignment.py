@@ -91,7 +91,7 @@ def test_experiment_report_and_reproducibility(snn8, digits):
 
 
 def test_bad_input_is_refused_before_simulating(snn8, digits, demo_net, monkeypatch):
-    import neuroconv.reference as reference
+    import neuroconv.simulation.reference as reference
 
     monkeypatch.setattr(reference, "run_population", lambda *a, **k: pytest.fail("simulated"))
     x, y = digits[1][:5], digits[3][:5]

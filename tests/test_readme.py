@@ -54,7 +54,7 @@ def test_real_models_example_runs(tmp_path, monkeypatch, capsys):
 def test_sweep_example_is_the_shipped_config():
     block = re.search(r"```toml\n(.*?)```", _readme(), flags=re.S).group(1)
     assert block == (ROOT / "examples" / "accuracy_vs_T.toml").read_text()
-    from neuroconv.sweep import load_config
+    from neuroconv.experiments.sweep import load_config
 
     cfg = load_config(ROOT / "examples" / "accuracy_vs_T.toml", prepare_models=False)
     assert len(cfg.cells) == 72 and set(cfg.grid["neuron"]) == {"if", "tpp", "tpp_unbiased", "one_spike"}

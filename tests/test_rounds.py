@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import neuroconv as nc
-from neuroconv.build_cache import _canonical
-from neuroconv.devices import MAX_IMAGES_PER_RUN, Device, _choose_rounds
+from neuroconv.simulation.brian2.build_cache import _canonical
+from neuroconv.simulation.devices import MAX_IMAGES_PER_RUN, Device, _choose_rounds
 from nets import conv_nets, dense_nets, graph_nets
 from test_equivalence import SLOW_SETTINGS, check_device, convert_random
 from test_tpp import RULES, assert_counts_bounded, identity_snn

@@ -11,7 +11,7 @@ import pytest
 
 import neuroconv as nc
 from neuroconv import cli
-from neuroconv.sweep import COLUMNS, load_config, read_table, run_sweep
+from neuroconv.experiments.sweep import COLUMNS, load_config, read_table, run_sweep
 
 distributed = pytest.importorskip("distributed")
 
@@ -149,7 +149,7 @@ def test_killed_worker_fails_one_cell_others_finish_rerun_completes_only_it(tmp_
     # the cells agree with a direct run: IF at T=16 on the first 300 test digits
     row = next(r for r in rows if r["neuron"] == "if" and r["timesteps"] == "16")
     data = nc.datasets.load("digits")
-    from neuroconv.demo import shipped_digits_mlp
+    from neuroconv.experiments.demo import shipped_digits_mlp
 
     snn = nc.convert(shipped_digits_mlp(), timesteps=16, calibration_data=data.x_train[:300])
     direct = snn.run(data.x_test[:300], device="reference", progress=False).accuracy(data.y_test[:300])
@@ -210,12 +210,12 @@ class _nothing:
 
 def test_table_is_plain_csv_with_versions(tmp_path):
     cfg = load_config(write(tmp_path, GOOD.replace('neuron = ["if", "tpp", "fast_one_spike"]', 'neuron = ["if"]')))
-    from neuroconv.sweep import run_cell
+    from neuroconv.experiments.sweep import run_cell
 
     row = run_cell(cfg.cells[0], cfg.models["builtin:digits_mlp"], cfg.neurons["if"])
     assert row["status"] == "ok" and row["worker"] == "local" and row["brian2"] and row["neuroconv"]
     assert row["cell_s"] >= row["run_s"] > 0
-    from neuroconv.sweep import _write_rows
+    from neuroconv.experiments.sweep import _write_rows
 
     _write_rows(cfg.output, [row], "a")
     with open(cfg.output, newline="") as fh:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import neuroconv as nc
-from neuroconv import ann, datasets
+from neuroconv import ann
+from neuroconv.experiments import datasets
 from neuroconv.equations import IF
 
 torch = pytest.importorskip("torch")

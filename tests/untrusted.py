@@ -291,7 +291,7 @@ def nir_complex_weights(d):
 def torch_pickle(d):
     import torch
 
-    from neuroconv import zoo
+    from neuroconv.experiments import zoo
 
     path = os.path.join(d, "model.pt")
     with open(path, "wb") as fh:
@@ -302,7 +302,7 @@ def torch_pickle(d):
 
 def _config(d, output, timesteps="[4]", seeds="[0]"):
     """A sweep config in ``d`` writing to ``output``; returns the call that loads it."""
-    from neuroconv.sweep import load_config
+    from neuroconv.experiments.sweep import load_config
 
     path = os.path.join(d, "sweep.toml")
     with open(path, "w") as fh:

@@ -1,7 +1,7 @@
 """The ANN description (layers with numpy weights, as a chain or a graph) and importers into it."""
 
-from .importers import from_npz, from_sklearn, save_npz
-from .layers import (Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, Layer, MaxPool2d, ReLU, Sequential,
+from neuroconv.ann.importers.sklearn_npz import from_npz, from_sklearn, save_npz
+from neuroconv.ann.layers import (Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, Layer, MaxPool2d, ReLU, Sequential,
                      fold_batchnorm)
 
 __all__ = ["Dense", "Conv2d", "AvgPool2d", "MaxPool2d", "BatchNorm", "Add", "Flatten", "ReLU", "Graph", "Sequential",
@@ -11,12 +11,12 @@ __all__ = ["Dense", "Conv2d", "AvgPool2d", "MaxPool2d", "BatchNorm", "Add", "Fla
 def __getattr__(name):
     # the framework importers load torch / onnx / nir only when asked for
     if name == "from_torch":
-        from .torch_importer import from_torch
+        from neuroconv.ann.importers.torch_importer import from_torch
         return from_torch
     if name == "from_onnx":
-        from .onnx_importer import from_onnx
+        from neuroconv.ann.importers.onnx_importer import from_onnx
         return from_onnx
     if name in ("from_nir", "to_nir"):
-        from . import nir_importer
+        from neuroconv.ann.importers import nir_importer
         return getattr(nir_importer, name)
     raise AttributeError(f"module 'neuroconv.ann' has no attribute {name!r}")

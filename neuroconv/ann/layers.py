@@ -14,8 +14,8 @@ from typing import Sequence as _Seq
 
 import numpy as np
 
-from .._checks import real_array, require_memory
-from ..errors import NeuroconvError
+from neuroconv._checks import real_array, require_memory
+from neuroconv.errors import NeuroconvError
 
 __all__ = ["Dense", "Conv2d", "AvgPool2d", "MaxPool2d", "BatchNorm", "Add", "Flatten", "ReLU", "Graph", "Sequential",
            "Layer", "fold_batchnorm"]

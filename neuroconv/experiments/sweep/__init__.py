@@ -47,9 +47,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import MAX_TIMESTEPS
-from .errors import NeuroconvError
-from .saved import NEURON_FAMILIES, neuron_from_spec
+from neuroconv._checks import MAX_TIMESTEPS
+from neuroconv.errors import NeuroconvError
+from neuroconv.conversion.saved import NEURON_FAMILIES, neuron_from_spec
 
 __all__ = ["SweepConfig", "load_config", "run_sweep", "run_cell", "read_table", "plot_accuracy_vs_timesteps",
            "COLUMNS"]
@@ -122,17 +122,17 @@ def _calibration(value, key):
 
 @functools.lru_cache(maxsize=8)
 def _dataset(name, image):
-    from . import datasets
+    from neuroconv.experiments import datasets
 
     return datasets.load(name, image=image)
 
 
 def _load_model(ref: str, base: str, key: str):
     """The ANN a model reference names (driver side; zoo models are trained and cached here)."""
-    from . import ann
+    from neuroconv import ann
 
     if ref.startswith("builtin:"):
-        from .demo import shipped_digits_mlp
+        from neuroconv.experiments.demo import shipped_digits_mlp
 
         if ref != "builtin:digits_mlp":
             _fail(key, f"unknown builtin model {ref!r}; the builtin model is 'builtin:digits_mlp'.")
@@ -140,7 +140,7 @@ def _load_model(ref: str, base: str, key: str):
     if ref.startswith("zoo:"):
         parts = ref.split(":")
         try:
-            from . import zoo
+            from neuroconv.experiments import zoo
         except ImportError:
             _fail(key, f"{ref!r} needs PyTorch: pip install 'brian2-neuroconv[torch]'.")
         if len(parts) not in (2, 3) or parts[1] not in zoo.MODELS or (len(parts) == 3 and parts[2] not in ("relu", "qcfs")):
@@ -152,11 +152,11 @@ def _load_model(ref: str, base: str, key: str):
     if path.endswith(".npz"):
         return ann.from_npz(path)
     if path.endswith(".onnx"):
-        from .onnx_importer import from_onnx
+        from neuroconv.ann import from_onnx
 
         return from_onnx(path)
     if path.endswith(".nir"):
-        from .nir_importer import from_nir
+        from neuroconv.ann import from_nir
 
         return from_nir(path)
     _fail(key, f"cannot read {ref!r}: model files are .npz, .onnx or .nir (export PyTorch models to ONNX, "
@@ -165,7 +165,7 @@ def _load_model(ref: str, base: str, key: str):
 
 def _model_digest(net) -> str:
     """SHA-256 of an ANN's architecture and arrays (stable across saves, unlike the archive's bytes)."""
-    from .ann.importers import npz_arrays
+    from neuroconv.ann.importers.sklearn_npz import npz_arrays
 
     h = hashlib.sha256()
     for key, value in sorted(npz_arrays(net).items()):
@@ -266,13 +266,13 @@ def load_config(path, prepare_models: bool = True, output: str | None = None) ->
         if d not in _DEVICES:
             _fail("grid.device", f"unknown device {d!r}; use one of {list(_DEVICES)}.")
         if d == "cuda_standalone":
-            from .devices import check_cuda_runnable
+            from neuroconv.simulation.devices import check_cuda_runnable
 
             try:
                 check_cuda_runnable()
             except NeuroconvError as exc:
                 _fail("grid.device", str(exc))
-    from .datasets import DATASETS
+    from neuroconv.experiments.datasets import DATASETS
 
     shapes = {}
     for name in grid["dataset"]:
@@ -297,14 +297,14 @@ def load_config(path, prepare_models: bool = True, output: str | None = None) ->
                 _fail("grid.model", f"{ref!r} takes inputs of shape {tuple(net.input_shape)} but dataset {name!r} "
                                     f"has {tuple(shape)}; sweep them in separate configs.")
         if "trained" in grid["calibration"]:
-            from .calibration import trained_threshold
+            from neuroconv.conversion.calibration import trained_threshold
 
             if not all(trained_threshold(layer) is not None for layer in net.layers
                        if type(layer).__name__ == "ReLU"):
                 _fail("grid.calibration", f"'trained' needs trained ReLU thresholds (QCFS/ClipReLU), which "
                                           f"{ref!r} does not have everywhere.")
         if prepare_models:
-            from .ann import save_npz
+            from neuroconv.ann import save_npz
 
             os.makedirs(model_dir, exist_ok=True)
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in ref)
@@ -343,9 +343,9 @@ def run_cell(cell: dict, model_file: str, neuron_spec: dict) -> dict:
 
     import brian2
 
-    from . import __version__, ann
-    from .conversion import convert
-    from .errors import NeuroconvWarning
+    from neuroconv import __version__, ann
+    from neuroconv.conversion.converter import convert
+    from neuroconv.errors import NeuroconvWarning
 
     t0 = time.perf_counter()
     net = ann.from_npz(model_file)

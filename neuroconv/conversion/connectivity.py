@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._checks import require_memory
-from .ann.layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, MaxPool2d
+from neuroconv._checks import require_memory
+from neuroconv.ann.layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, MaxPool2d
 
 #: Peak bytes per synapse while a convolution's or pooling's index arrays are built.
 _BUILD_BYTES_PER_SYNAPSE = 48
@@ -95,7 +95,7 @@ def affine_chain(layers, shapes):
     ``shapes`` has one more entry than ``layers``: the input shape, then each output shape.
     The chain case of :func:`affine_graph`.
     """
-    from .ann.layers import Sequential
+    from neuroconv.ann.layers import Sequential
 
     chain = Sequential(layers, shapes[0])
     if chain.shapes != tuple(tuple(s) for s in shapes[1:]):

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from .errors import NeuroconvError
+from neuroconv.errors import NeuroconvError
 
 try:
     import torch

@@ -14,9 +14,9 @@ import zipfile
 
 import numpy as np
 
-from .._checks import require_memory
-from ..errors import NeuroconvError
-from .layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, MaxPool2d, ReLU, Sequential
+from neuroconv._checks import require_memory
+from neuroconv.errors import NeuroconvError
+from neuroconv.ann.layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, MaxPool2d, ReLU, Sequential
 
 __all__ = ["from_sklearn", "from_npz", "save_npz"]
 

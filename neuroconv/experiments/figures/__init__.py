@@ -40,7 +40,7 @@ def deep_digits_mlp(x_train, y_train, depth: int = 6, width: int = 64, seed: int
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    from .ann import from_sklearn
+    from neuroconv.ann import from_sklearn
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -51,7 +51,7 @@ def deep_digits_mlp(x_train, y_train, depth: int = 6, width: int = 64, seed: int
 
 # --- One-Spike trade-off ----------------------------------------------------------------
 def measure_run(snn, x_test, y_test, ann_out, ann_acc, device="reference"):
-    from .analysis import estimate_energy
+    from neuroconv.analysis import estimate_energy
 
     res = snn.run(x_test, device=device, progress=False)
     est = estimate_energy(snn, res)
@@ -72,9 +72,9 @@ def one_spike_sweep(net, x_train, x_test, y_test, bases, windows, if_timesteps=(
     """One-Spike over a (base, window) grid plus IF rows at the given T (reference simulator)."""
     from tqdm.auto import tqdm
 
-    from .conversion import convert
-    from .equations import IF, OneSpike
-    from .errors import NeuroconvWarning
+    from neuroconv.conversion.converter import convert
+    from neuroconv.equations import IF, OneSpike
+    from neuroconv.errors import NeuroconvWarning
 
     ann_out = net.forward(x_test)
     ann_acc = float(np.mean(ann_out.argmax(1) == y_test))
@@ -211,9 +211,9 @@ def plot_misalignment_report(report):
 def misalignment_report(networks, x_train, x_test, y_test, timesteps, repeats, seed=0, device="reference",
                         shift=True, method="max", tpp=None, progress=True) -> dict:
     """The permutation experiment on each ``{name: ann}`` network (see neuroconv.analysis.permutation_experiment)."""
-    from .analysis import permutation_experiment
-    from .conversion import convert
-    from .equations import IF, TPP
+    from neuroconv.analysis import permutation_experiment
+    from neuroconv.conversion.converter import convert
+    from neuroconv.equations import IF, TPP
 
     report = {"dataset": "digits", "n_test": int(len(y_test)), "if_shift": shift, "calibration": method,
               "networks": {}}
@@ -229,7 +229,7 @@ def misalignment_report(networks, x_train, x_test, y_test, timesteps, repeats, s
 
 # --- the figure set ------------------------------------------------------------------------------
 def _digits():
-    from .demo import load_digits_split, shipped_digits_mlp
+    from neuroconv.experiments.demo import load_digits_split, shipped_digits_mlp
 
     x_train, x_test, y_train, y_test = load_digits_split()
     return shipped_digits_mlp(), x_train, x_test, y_train, y_test
@@ -243,7 +243,7 @@ def _save(fig, out_dir, name):
 
 
 def figure_demo(out_dir, full=False, progress=True):
-    from .demo import DEMO_TIMESTEPS, run_demo, save_figure
+    from neuroconv.experiments.demo import DEMO_TIMESTEPS, run_demo, save_figure
 
     report, raster = run_demo(timesteps=DEMO_TIMESTEPS if full else (4, 8, 16, 32), progress=progress)
     path = os.path.join(out_dir, "demo.png")
@@ -273,8 +273,8 @@ def figure_misalignment(out_dir, full=False, progress=True):
 
 
 def figure_statistics(out_dir, full=False, progress=True):
-    from .analysis import misalignment_measures, plot_cv_histogram, plot_misalignment, plot_raster, plot_rate_histogram
-    from .conversion import convert
+    from neuroconv.analysis import misalignment_measures, plot_cv_histogram, plot_misalignment, plot_raster, plot_rate_histogram
+    from neuroconv.conversion.converter import convert
 
     net, x_train, x_test, _, _ = _digits()
     x = x_test if full else x_test[:100]
@@ -291,9 +291,9 @@ def figure_statistics(out_dir, full=False, progress=True):
 
 
 def figure_conversion_error(out_dir, full=False, progress=True):
-    from .analysis import plot_conversion_error
-    from .conversion import convert
-    from .equations import TPP, OneSpike
+    from neuroconv.analysis import plot_conversion_error
+    from neuroconv.conversion.converter import convert
+    from neuroconv.equations import TPP, OneSpike
 
     net, x_train, x_test, _, _ = _digits()
     x = x_test if full else x_test[:100]
@@ -314,7 +314,7 @@ FIGURES = {"demo": figure_demo, "one_spike": figure_one_spike, "misalignment": f
 
 def make_figures(out_dir, full=False, only=None, progress=True) -> list:
     """Write the figures (all, or the names in ``only``) into ``out_dir``; returns the paths."""
-    from .errors import NeuroconvError
+    from neuroconv.errors import NeuroconvError
 
     names = list(FIGURES) if not only else list(only)
     unknown = [n for n in names if n not in FIGURES]

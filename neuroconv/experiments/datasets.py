@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import NeuroconvError
+from neuroconv.errors import NeuroconvError
 
 __all__ = ["Dataset", "digits", "mnist5k", "fashion_mnist", "from_arrays", "load", "DATASETS",
            "FASHION_MNIST_DIR", "FASHION_MNIST_CLASSES"]

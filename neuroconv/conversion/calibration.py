@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ann.layers import ReLU, Sequential
-from .errors import NeuroconvError
+from neuroconv.ann.layers import ReLU, Sequential
+from neuroconv.errors import NeuroconvError
 
 __all__ = ["calibrate", "spiking_layer_indices", "parse_method"]
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import NeuroconvError
+from neuroconv.errors import NeuroconvError
 
 __all__ = ["fine_tune", "convert_low_latency", "exactness"]
 
@@ -33,7 +33,7 @@ def fine_tune(model, timesteps: int, x_train, y_train, epochs: int = 3, lr: floa
               shift: float = 0.0, seed: int = 0, progress: bool = True):
     """A copy of the torch ``model`` whose ReLUs compute what a ``timesteps``-step IF layer does,
     fine-tuned on ``(x_train, y_train)``. Returns the fine-tuned model (eval mode)."""
-    from .training import QCFS, calibrate_thresholds, fit, swap_activations
+    from neuroconv.experiments.training import QCFS, calibrate_thresholds, fit, swap_activations
 
     if isinstance(timesteps, bool) or not isinstance(timesteps, (int, np.integer)) or timesteps < 1:
         raise NeuroconvError(f"timesteps must be a positive int, got {timesteps!r}.")
@@ -48,9 +48,9 @@ def fine_tune(model, timesteps: int, x_train, y_train, epochs: int = 3, lr: floa
 def convert_low_latency(model, input_shape, dt=None):
     """Import a model from :func:`fine_tune` and convert it to an IF network of ``T = levels`` steps,
     with ``IF(shift=...)`` matching the activation's shift and the trained thresholds."""
-    from .ann.torch_importer import from_torch
-    from .conversion import convert
-    from .equations import IF
+    from neuroconv.ann.importers.torch_importer import from_torch
+    from neuroconv.conversion.converter import convert
+    from neuroconv.equations import IF
 
     net = from_torch(model, input_shape)
     relus = [layer for layer in net.layers if type(layer).__name__ == "ReLU"]

@@ -17,8 +17,8 @@ import operator
 
 import numpy as np
 
-from ..errors import NeuroconvError
-from .layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, GraphBuilder, MaxPool2d, ReLU
+from neuroconv.errors import NeuroconvError
+from neuroconv.ann.layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, GraphBuilder, MaxPool2d, ReLU
 
 __all__ = ["from_torch", "register_module", "MODULE_CONVERTERS", "FUNCTION_CONVERTERS", "METHOD_CONVERTERS",
            "BYPASS"]
@@ -89,7 +89,7 @@ def _register_builtin():
     def _relu(m, shape):
         return ReLU()
 
-    from ..training import QCFS, ClipReLU
+    from neuroconv.experiments.training import QCFS, ClipReLU
 
     @register_module(ClipReLU)
     def _clip(m, shape):

@@ -14,9 +14,9 @@ import os
 
 import numpy as np
 
-from .._checks import real_array, require_memory
-from ..errors import NeuroconvError
-from .layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, GraphBuilder, MaxPool2d, ReLU
+from neuroconv._checks import real_array, require_memory
+from neuroconv.errors import NeuroconvError
+from neuroconv.ann.layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, GraphBuilder, MaxPool2d, ReLU
 
 __all__ = ["from_onnx", "ONNX_CONVERTERS", "BYPASS"]
 
@@ -244,7 +244,7 @@ def from_onnx(model, input_shape=None) -> Graph:
             raise NeuroconvError(
                 f"ONNX node '{node.name}' has op_type {node.op_type}, which has no converter; supported: "
                 f"{', '.join(sorted(ONNX_CONVERTERS))}. Replace the layer, or add a converter to "
-                "neuroconv.ann.onnx_importer.ONNX_CONVERTERS.")
+                "neuroconv.ann.importers.onnx_importer.ONNX_CONVERTERS.")
         src = env[tensors[0]]
         layer = converter(node, _attributes(node), tensors, constants, builder.shape(src))
         if layer == BYPASS:

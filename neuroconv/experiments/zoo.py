@@ -28,8 +28,8 @@ import json
 import os
 import time
 
-from . import datasets
-from .errors import NeuroconvError
+from neuroconv.experiments import datasets
+from neuroconv.errors import NeuroconvError
 
 try:
     import torch
@@ -37,7 +37,7 @@ try:
 except ImportError:  # pragma: no cover
     raise ImportError("neuroconv.zoo needs PyTorch: pip install 'brian2-neuroconv[torch]'.") from None
 
-from .training import QCFS, accuracy, calibrate_thresholds, fit, swap_activations
+from neuroconv.experiments.training import QCFS, accuracy, calibrate_thresholds, fit, swap_activations
 
 __all__ = ["MODELS", "load", "build", "cache_dir", "ZooModel"]
 
@@ -126,7 +126,7 @@ class ZooModel:
 
     def to_ann(self):
         """The model imported with :func:`neuroconv.ann.from_torch`."""
-        from .ann.torch_importer import from_torch
+        from neuroconv.ann.importers.torch_importer import from_torch
 
         return from_torch(self.module, self.input_shape)
 

@@ -32,9 +32,9 @@ import os
 
 import numpy as np
 
-from .._checks import real_array, require_memory
-from ..errors import NeuroconvError
-from .layers import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, GraphBuilder, ReLU
+from neuroconv._checks import real_array, require_memory
+from neuroconv.errors import NeuroconvError
+from neuroconv.ann.layers import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, GraphBuilder, ReLU
 
 __all__ = ["from_nir", "to_nir", "if_model", "MAX_DENSE_ENTRIES"]
 

@@ -1,40 +1,77 @@
-"""One ``device=`` argument for every backend."""
+"""One ``device=`` argument for every backend: a registry of devices, and the one place that validates,
+plans (batch size, rounds), runs and assembles a :class:`SimulationResult`.
+
+A device is a name and a runner (``"module:function"``, imported when first used, or a
+callable) with the signature ``runner(snn, x_flat, n_copies, rounds, record_spikes, bar,
+seed=..., **options) -> (BatchResult, build_time)``, where images in the BatchResult are
+numbered from 0. ``register_device`` adds one, as Brian2 registers its own devices.
+"""
 
 from __future__ import annotations
 
-import enum
+import importlib
 import os
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._checks import require_memory
-from .errors import NeuroconvError
-from .result import SimulationResult, merge_batches
+from neuroconv._checks import require_memory
+from neuroconv.errors import NeuroconvError
+from neuroconv.simulation.result import SimulationResult
 
-__all__ = ["Device", "run_on_device", "estimate_resources", "DEFAULT_MAX_SYNAPSES"]
+__all__ = ["Device", "DEVICES", "register_device", "run_on_device", "build_on_device", "estimate_resources",
+           "DEFAULT_MAX_SYNAPSES"]
 
 #: Default budget of synapses in one Brian2 build (about 25 bytes each in memory).
 DEFAULT_MAX_SYNAPSES = 20_000_000
 
 
-class Device(str, enum.Enum):
-    RUNTIME = "runtime"
-    CPP_STANDALONE = "cpp_standalone"
-    CUDA_STANDALONE = "cuda_standalone"
-    REFERENCE = "reference"
+@dataclass(frozen=True)
+class Device:
+    """A way to run a spiking network (see the module docstring)."""
 
-    @property
-    def standalone(self) -> bool:
-        return self in (Device.CPP_STANDALONE, Device.CUDA_STANDALONE)
+    name: str
+    runner: object
+    #: Brian2 builds a project (C++ or CUDA) for it: ``SpikingNetwork.build`` works, disk space is checked.
+    standalone: bool = False
+    #: Simulates many rounds of a batch in one run (``rounds``).
+    multiplexed: bool = False
+    #: Holds synapses (Brian2): the ``max_synapses`` budget applies.
+    synapses: bool = True
+    #: Runs only where this passes (e.g. a GPU is present); raises a NeuroconvError otherwise.
+    check: object = None
+    #: Options passed to the runner as they are.
+    options: dict = field(default_factory=dict)
 
     @classmethod
     def parse(cls, value) -> "Device":
-        try:
-            return cls(value)
-        except ValueError:
-            raise NeuroconvError(f"unknown device {value!r}; use one of {[d.value for d in cls]}.") from None
+        """The registered device called ``value`` (a Device is returned as it is)."""
+        if isinstance(value, Device):
+            return value
+        if value not in DEVICES:
+            raise NeuroconvError(f"unknown device {value!r}; use one of {list(DEVICES)}.")
+        return DEVICES[value]
+
+    def run(self, *args, **kwargs):
+        runner = self.runner
+        if isinstance(runner, str):
+            module, _, function = runner.partition(":")
+            runner = getattr(importlib.import_module(module), function)
+        return runner(*args, **{**self.options, **kwargs})
+
+
+#: Devices by name, in registration order.
+DEVICES: dict = {}
+
+
+def register_device(device: Device) -> Device:
+    """Make ``device`` available as ``device=device.name``."""
+    if not isinstance(device, Device):
+        raise NeuroconvError(f"register_device takes a neuroconv.Device, got {type(device).__name__}.")
+    DEVICES[device.name] = device
+    return device
 
 
 _TARGETS = ("numpy", "cython")
@@ -75,7 +112,7 @@ def check_resources(snn, dev, batch_size: int, rounds: int, directory=None) -> d
     est = estimate_resources(snn, batch_size, rounds)
     require_memory(est["memory_bytes"], f"a Brian2 build of batch_size={batch_size} ({est['synapses']:,} synapses)",
                    "pass a smaller batch_size.")
-    if dev in (Device.CPP_STANDALONE, Device.CUDA_STANDALONE):
+    if dev.standalone:
         import shutil
         import tempfile
 
@@ -101,11 +138,11 @@ def _choose_rounds(snn, dev, n_images, batch_size, rounds):
     """Copies per build and rounds per binary run for a standalone device (see ``SpikingNetwork.run``)."""
     if rounds is not None:
         rounds = _positive_int("rounds", rounds)
-        if rounds > 1 and dev is not Device.CPP_STANDALONE:
+        if rounds > 1 and not dev.multiplexed:
             # brian2cuda 1.0b1's synapse templates only know ``defaultclock``; the rounds need a second clock
-            raise NeuroconvError(f"rounds={rounds} applies to device='cpp_standalone' only; device={dev.value!r} "
+            raise NeuroconvError(f"rounds={rounds} applies to device='cpp_standalone' only; device={dev.name!r} "
                                  "runs one batch at a time (leave rounds out).")
-    if dev is not Device.CPP_STANDALONE and rounds is None:
+    if not dev.multiplexed and rounds is None:
         return batch_size, 1
     if batch_size is None and rounds is None:
         batch_size = int(min(n_images, max(1, STANDALONE_SYNAPSES_PER_BUILD // max(snn.n_synapses, 1))))
@@ -136,7 +173,7 @@ def _choose_batch(snn, n_images, batch_size, max_synapses):
 
 def check_cuda_runnable():
     """Raise a clear error unless brian2cuda, nvcc and a GPU are all present (before building anything)."""
-    from . import cuda
+    from neuroconv.simulation.brian2 import cuda
 
     cuda.require_brian2cuda()
     if not cuda.gpu_available():
@@ -149,81 +186,90 @@ def check_cuda_runnable():
 def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="numpy", record_spikes=True,
                   progress=True, max_synapses=DEFAULT_MAX_SYNAPSES, record_margin=False, build_directory=None,
                   compute_capability=None, cache=True, seed=None, rounds=None):
-    """Validate everything, then simulate on the chosen backend (see SpikingNetwork.run)."""
+    """Validate everything, then simulate on the chosen device (see SpikingNetwork.run)."""
     dev = Device.parse(device)
     if codegen_target not in _TARGETS:
         raise NeuroconvError(f"codegen_target must be one of {_TARGETS}, got {codegen_target!r}.")
-    if codegen_target != "numpy" and dev is not Device.RUNTIME:
+    if codegen_target != "numpy" and dev.name != "runtime":
         raise NeuroconvError(f"codegen_target={codegen_target!r} applies to device='runtime' only.")
-    if record_margin and dev is not Device.REFERENCE:
+    if record_margin and dev.name != "reference":
         raise NeuroconvError("record_margin=True is available with device='reference' only.")
-    if record_margin and getattr(snn.neuron, "stochastic", False):
+    model = snn.neuron
+    if record_margin and model.stochastic:
         raise NeuroconvError("record_margin=True diagnoses float ties of deterministic models; "
-                             f"{type(snn.neuron).__name__} is stochastic.")
+                             f"{type(model).__name__} is stochastic.")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
                              or not 0 <= seed < 2**64):
         raise NeuroconvError(f"seed must be an int in [0, 2**64) or None, got {seed!r}.")
-    if getattr(snn.neuron, "stochastic", False):
-        from .equations._random import random_seed
+    if model.stochastic:
+        from neuroconv.equations._random import random_seed
 
         seed = random_seed() if seed is None else int(seed)
     else:
         seed = None
+    if dev.name == "reference":
+        from neuroconv.simulation.reference import check_runnable
+
+        check_runnable(snn)
     x = snn.ann.check_input(x)
-    if dev is Device.CUDA_STANDALONE:
-        check_cuda_runnable()
+    if dev.check is not None:
+        dev.check()
     x_flat = x.reshape(x.shape[0], -1)
     n = x_flat.shape[0]
     require_memory(8.0 * n * (sum(l.size for l in snn.layers) + snn.output_layer.size), f"the results of {n:,} images",
                    "run fewer images per call.")
-    if dev is Device.REFERENCE:
+    if not dev.synapses:
         max_synapses = float("inf")  # the reference holds activations, not synapses
     batch_size, rounds = _choose_rounds(snn, dev, n, batch_size, rounds)
     n_copies = _choose_batch(snn, n, batch_size, max_synapses)
     rounds = min(rounds, -(-n // n_copies))
-    if dev is not Device.REFERENCE:
+    if dev.synapses:
         check_resources(snn, dev, n_copies, rounds, build_directory)
     t0 = time.perf_counter()
-    build_time = 0.0
-    margins = None
-    with tqdm(total=n, desc=f"neuroconv {dev.value} T={snn.timesteps}", unit="img", disable=not progress,
+    label = dev.name if dev.name != "runtime" else f"runtime/{codegen_target}"
+    with tqdm(total=n, desc=f"neuroconv {label} T={snn.timesteps}", unit="img", disable=not progress,
               leave=False) as bar:
-        if dev is Device.REFERENCE:
-            output, counts, spikes, out_counts, margins = _run_reference(snn, x_flat, n_copies, record_spikes,
-                                                                         record_margin, bar, seed)
-        elif dev is Device.RUNTIME:
-            from .brian2_backend import run_runtime
-
-            output, counts, spikes, out_counts = run_runtime(snn, x_flat, n_copies, record_spikes, bar,
-                                                             target=codegen_target, seed=seed)
-        else:
-            from .brian2_backend import run_standalone
-
-            (output, counts, spikes, out_counts), build_time = run_standalone(
-                snn, x_flat, n_copies, record_spikes, bar, directory=build_directory, device_name=dev.value,
-                compute_capability=compute_capability, use_cache=cache, seed=seed, rounds=rounds)
+        batch, build_time = dev.run(snn, x_flat, n_copies, rounds, record_spikes, bar, seed=seed,
+                                    codegen_target=codegen_target, record_margin=record_margin,
+                                    build_directory=build_directory, compute_capability=compute_capability,
+                                    cache=cache)
     return SimulationResult(
-        output=output, spike_counts=counts, layer_names=[l.name for l in snn.hidden_layers],
-        timesteps=snn.timesteps, dt=snn.dt, device=dev.value if dev is not Device.RUNTIME else f"runtime/{codegen_target}",
-        spikes=spikes, output_spike_counts=out_counts, wall_time=time.perf_counter() - t0, build_time=build_time,
-        threshold_margin=margins, seed=seed,
+        output=batch.output, spike_counts=batch.spike_counts, layer_names=[l.name for l in snn.hidden_layers],
+        timesteps=snn.timesteps, run_steps=snn.run_steps, dt=snn.dt, device=label, spikes=batch.spikes,
+        output_spike_counts=batch.output_spike_counts, wall_time=time.perf_counter() - t0, build_time=build_time,
+        threshold_margin=batch.threshold_margin, seed=seed,
     )
 
 
-def _run_reference(snn, x_flat, n_copies, record_spikes, record_margin, bar, seed=None):
-    from .reference import simulate
+def build_on_device(snn, device="cpp_standalone", directory=None, batch_size=1, record_spikes=True,
+                    compute_capability=None, rounds=1) -> str:
+    """Generate and compile a standalone project without running it (see ``SpikingNetwork.build``)."""
+    import tempfile
 
-    parts, margin_parts = [], []
-    for start in range(0, x_flat.shape[0], n_copies):
-        stop = min(start + n_copies, x_flat.shape[0])
-        output, counts, spikes, out_counts, margins = simulate(snn, x_flat[start:stop], record_spikes,
-                                                               record_margin, bar, seed, image_offset=start)
-        if spikes is not None:
-            spikes = [s._replace(image=s.image + start) for s in spikes]
-        parts.append((output, counts, spikes, out_counts))
-        margin_parts.append(margins)
-    merged = merge_batches(parts, len(snn.hidden_layers))
-    margins = None
-    if record_margin:
-        margins = [np.concatenate([m[k] for m in margin_parts]) for k in range(len(margin_parts[0]))]
-    return (*merged, margins)
+    from neuroconv.simulation.brian2.standalone import build_standalone, standalone_device
+
+    dev = Device.parse(device)
+    if not dev.standalone:
+        raise NeuroconvError(f"build() is for standalone devices ({[d for d in DEVICES if DEVICES[d].standalone]}), "
+                             f"got {device!r}.")
+    if dev.name == "cuda_standalone":
+        from neuroconv.simulation.brian2 import cuda
+
+        cuda.require_brian2cuda()
+    n_copies = _choose_batch(snn, batch_size, batch_size, float("inf"))
+    rounds = _positive_int("rounds", rounds)
+    if rounds > 1 and not dev.multiplexed:
+        raise NeuroconvError(f"rounds={rounds} applies to device='cpp_standalone' only.")
+    check_resources(snn, dev, n_copies, rounds, directory)
+    directory = tempfile.mkdtemp(prefix=f"neuroconv_{dev.name}_") if directory is None else str(directory)
+    with standalone_device(dev.name, directory, compute_capability):
+        build_standalone(snn, n_copies, record_spikes, dev.name, directory, rounds=rounds)
+    return directory
+
+
+register_device(Device("runtime", "neuroconv.simulation.brian2.run:run_runtime"))
+register_device(Device("cpp_standalone", "neuroconv.simulation.brian2.standalone:run_standalone", standalone=True,
+                       multiplexed=True, options={"device_name": "cpp_standalone"}))
+register_device(Device("cuda_standalone", "neuroconv.simulation.brian2.standalone:run_standalone", standalone=True,
+                       check=check_cuda_runnable, options={"device_name": "cuda_standalone"}))
+register_device(Device("reference", "neuroconv.simulation.reference:run_reference", synapses=False))

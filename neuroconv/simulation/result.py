@@ -8,9 +8,9 @@ from typing import NamedTuple
 import numpy as np
 from brian2 import Quantity
 
-from .errors import NeuroconvError
+from neuroconv.errors import NeuroconvError
 
-__all__ = ["SimulationResult", "LayerSpikes", "merge_batches", "first_spike_steps"]
+__all__ = ["SimulationResult", "LayerSpikes", "BatchResult", "first_spike_steps"]
 
 
 class LayerSpikes(NamedTuple):
@@ -48,7 +48,8 @@ class SimulationResult:
         Every spike of every spiking hidden layer (``record_spikes=True``).
     layer_names : list of str
         Names of the spiking hidden layers (the Brian2 group names).
-    timesteps, dt, device : the run's settings; ``wall_time`` the seconds it took
+    timesteps, dt, device : the run's settings (``timesteps``: T, see ``neuroconv.convert``);
+        ``run_steps`` the length of the run in timesteps; ``wall_time`` the seconds it took
         (``build_time`` the part spent building/compiling, where that applies).
     output_spike_counts : int ndarray (batch, n_out) or None
         With the spike-count readout, the output layer's counts.
@@ -73,10 +74,18 @@ class SimulationResult:
     build_time: float = 0.0
     threshold_margin: list | None = None
     seed: int | None = None
+    run_steps: int | None = None
     predictions: np.ndarray = field(init=False)
 
     def __post_init__(self):
         self.predictions = np.argmax(self.output, axis=1)
+        if self.run_steps is None:
+            self.run_steps = self.timesteps
+
+    @property
+    def duration(self):
+        """The simulated time of one inference, ``run_steps * dt``."""
+        return self.run_steps * self.dt
 
     @property
     def batch_size(self) -> int:
@@ -121,8 +130,8 @@ class SimulationResult:
         return first_spike_steps(rec.image, rec.neuron, rec.step, self.batch_size, self.spike_counts[k].shape[1])
 
     def rates(self, layer):
-        """Firing rate of every neuron, ``(batch, n)`` in Hz (count / (T * dt))."""
-        return self.spike_counts[self.layer_index(layer)] / (self.timesteps * self.dt)
+        """Firing rate of every neuron over the run, ``(batch, n)`` in Hz (count / (run_steps * dt))."""
+        return self.spike_counts[self.layer_index(layer)] / self.duration
 
 
 def first_spike_steps(image, neuron, step, n_images: int, n_neurons: int) -> np.ndarray:
@@ -134,13 +143,40 @@ def first_spike_steps(image, neuron, step, n_images: int, n_neurons: int) -> np.
     return first.reshape(n_images, n_neurons)
 
 
-def merge_batches(parts, n_hidden: int):
-    """Concatenate per-batch ``(output, counts, spikes, output_counts)`` tuples along the image axis."""
-    outputs = np.concatenate([p[0] for p in parts])
-    counts = [np.concatenate([p[1][k] for p in parts]) for k in range(n_hidden)]
-    spikes = None
-    if parts[0][2] is not None:
-        spikes = [LayerSpikes.from_unsorted(*(np.concatenate([p[2][k][f] for p in parts]) for f in range(3)))
-                  for k in range(n_hidden)]
-    out_counts = None if parts[0][3] is None else np.concatenate([p[3] for p in parts])
-    return outputs, counts, spikes, out_counts
+@dataclass
+class BatchResult:
+    """What a backend returns for consecutive images, numbered from 0 (see :meth:`merge`).
+
+    ``output`` (batch, n_out) is the readout; ``spike_counts`` one (batch, n) array per spiking
+    hidden layer; ``spikes`` (``record_spikes``) one :class:`LayerSpikes` per hidden layer;
+    ``output_spike_counts`` the output's counts when it spikes; ``threshold_margin`` the
+    reference's tie diagnosis (``record_margin``).
+    """
+
+    output: np.ndarray
+    spike_counts: list
+    spikes: list | None = None
+    output_spike_counts: np.ndarray | None = None
+    threshold_margin: list | None = None
+
+    @staticmethod
+    def merge(parts) -> "BatchResult":
+        """One result from ``[(first_image, BatchResult), ...]``: the one place where each part's
+        images are moved to their position in the run's input."""
+        parts = list(parts)
+        first = parts[0][1]
+
+        def cat(get):
+            return None if get(first) is None else [np.concatenate([get(p)[k] for _, p in parts])
+                                                      for k in range(len(get(first)))]
+
+        spikes = None
+        if first.spikes is not None:
+            spikes = [LayerSpikes.from_unsorted(np.concatenate([p.spikes[k].image + start for start, p in parts]),
+                                                np.concatenate([p.spikes[k].neuron for _, p in parts]),
+                                                np.concatenate([p.spikes[k].step for _, p in parts]))
+                      for k in range(len(first.spikes))]
+        out_counts = None if first.output_spike_counts is None else np.concatenate(
+            [p.output_spike_counts for _, p in parts])
+        return BatchResult(np.concatenate([p.output for _, p in parts]), cat(lambda p: p.spike_counts), spikes,
+                           out_counts, cat(lambda p: p.threshold_margin))

@@ -43,8 +43,8 @@ def device_throughput(devices, images=4096, timesteps=32, snn=None, x=None, batc
     ``wall_s``, ``build_s``, ``images_per_s`` (with build), ``run_images_per_s`` (without)
     and ``agree`` (predictions and spike counts identical to the reference).
     """
-    from .conversion import convert
-    from .demo import load_digits_split, shipped_digits_mlp
+    from neuroconv.conversion.converter import convert
+    from neuroconv.experiments.demo import load_digits_split, shipped_digits_mlp
 
     if snn is None:
         x_train, x_test, _, _ = load_digits_split()

@@ -15,9 +15,9 @@ from importlib.resources import files
 
 import numpy as np
 
-from . import ann
-from .conversion import convert
-from .equations import IF
+from neuroconv import ann
+from neuroconv.conversion.converter import convert
+from neuroconv.equations import IF
 
 __all__ = ["load_digits_split", "train_digits_mlp", "shipped_digits_mlp", "run_demo", "DEMO_TIMESTEPS"]
 
@@ -92,7 +92,7 @@ def run_demo(timesteps=DEMO_TIMESTEPS, device: str = "runtime", retrain: bool = 
 def _versions():
     import brian2
 
-    from . import __version__
+    from neuroconv import __version__
 
     return {"neuroconv": __version__, "brian2": brian2.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
@@ -118,7 +118,7 @@ def save_figure(report, raster, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .analysis import plot_accuracy_vs_timesteps, plot_raster
+    from neuroconv.analysis import plot_accuracy_vs_timesteps, plot_raster
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), width_ratios=(1, 1.3))
     ts = [r["timesteps"] for r in report["rows"]]

@@ -22,7 +22,7 @@ import re
 import shutil
 import subprocess
 
-from .errors import NeuroconvError
+from neuroconv.errors import NeuroconvError
 
 __all__ = ["gpu_available", "require_brian2cuda", "configure", "patch_makefile", "find_curand"]
 

@@ -1,0 +1,230 @@
+"""ANN -> device-independent spiking network: populations from the graph, thresholds, the bound neuron model."""
+
+from __future__ import annotations
+
+import numpy as np
+from brian2 import Quantity, ms, second
+
+from neuroconv._checks import real_array, require_memory
+from neuroconv.ann.layers import LINEAR_TYPES, Graph, MaxPool2d, ReLU, rebuild
+from neuroconv.conversion.calibration import calibrate, trained_threshold
+from neuroconv.conversion.network import READOUTS, SpikingLayer, SpikingNetwork
+from neuroconv.equations.model import check_timesteps
+from neuroconv.errors import NeuroconvError
+
+__all__ = ["convert", "load_network"]
+
+
+def _check_dt(dt) -> Quantity:
+    if not isinstance(dt, Quantity) or not dt.has_same_dimensions(second) or np.shape(dt) != ():
+        raise NeuroconvError(f"dt must be a Brian2 time such as 1*ms, got {dt!r}.")
+    if not float(dt) > 0 or not np.isfinite(float(dt)):
+        raise NeuroconvError(f"dt must be positive and finite, got {dt!r}.")
+    return dt
+
+
+def _expand_threshold(value, layer_index: int, out_shape: tuple) -> np.ndarray:
+    """Scalar, per-channel or per-neuron threshold -> one value per neuron."""
+    what = f"thresholds[{layer_index}]"
+    arr = real_array(value, what)
+    if not np.all(np.isfinite(arr)) or not np.all(arr > 0):
+        raise NeuroconvError(f"{what} must be finite and > 0 everywhere, got {value!r}.")
+    n = int(np.prod(out_shape))
+    channels = out_shape[0]
+    if arr.size == 1:
+        return np.full(n, float(arr.reshape(())))
+    if arr.shape == (channels,):
+        return np.repeat(arr, n // channels)
+    if arr.size == n:
+        return arr.reshape(n).copy()
+    raise NeuroconvError(
+        f"{what} has shape {arr.shape}; expected a scalar, one value per channel ({channels},) "
+        f"or one per neuron {tuple(out_shape)}."
+    )
+
+
+def _normalise(net: Graph) -> Graph:
+    """MaxPool2d directly before a ReLU moves after it (max and ReLU commute), so that the
+    pooling acts on spikes: Conv -> MaxPool -> ReLU becomes Conv -> ReLU -> MaxPool."""
+    replace = {}
+    for k, layer in enumerate(net.layers):
+        if not isinstance(layer, MaxPool2d) or _carries_spikes(net, net.inputs[k][0]):
+            continue
+        users = net.consumers(k)
+        if len(users) == 1 and isinstance(net.layers[users[0]], ReLU) and users[0] not in replace:
+            replace[k], replace[users[0]] = net.layers[users[0]], layer
+    return rebuild(net, replace) if replace else net
+
+
+def _carries_spikes(net: Graph, node: int) -> bool:
+    return node >= 0 and isinstance(net.layers[node], (ReLU, MaxPool2d))
+
+
+def _populations(net: Graph):
+    """(node, drive_node, source_nodes, kind) of every population, in order; the output last."""
+    last = len(net.layers) - 1
+    if isinstance(net.layers[last], (ReLU, MaxPool2d)):
+        raise NeuroconvError(
+            f"the network ends with a {type(net.layers[last]).__name__} (layer {last}); the output layer must be "
+            "Dense or Conv2d (its pre-activation is read out). Remove the final ReLU/MaxPool2d."
+        )
+    pops = []
+    for k, layer in enumerate(net.layers):
+        if isinstance(layer, MaxPool2d):
+            (src,) = net.inputs[k]
+            if not _carries_spikes(net, src):
+                raise NeuroconvError(
+                    f"layer {k} (MaxPool2d) must follow a ReLU (or come right before one); its input is "
+                    f"{'the network input' if src < 0 else f'layer {src} ({type(net.layers[src]).__name__})'}. "
+                    "Pool after the activation, or use AvgPool2d.")
+            pops.append((k, src, (src,), "maxpool"))
+        elif isinstance(layer, ReLU) or k == last:
+            drive = net.inputs[k][0] if isinstance(layer, ReLU) else k
+            if drive < 0 or _carries_spikes(net, drive):
+                raise NeuroconvError(
+                    f"layer {k} (ReLU) has no Dense/Conv2d/AvgPool2d/BatchNorm/Add/Flatten layer before it since the "
+                    "previous ReLU or the input; remove the duplicate ReLU.")
+            pops.append((k, drive, _source_nodes(net, drive), "neuron"))
+    return pops
+
+
+def _source_nodes(net: Graph, node: int) -> tuple:
+    """The spike-carrying layers (or -1, the input) that reach ``node`` through linear layers only."""
+    found, stack, seen = set(), [node], set()
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if n < 0 or _carries_spikes(net, n):
+            found.add(n)
+            continue
+        if not isinstance(net.layers[n], LINEAR_TYPES):
+            raise NeuroconvError(f"layer {n} ({type(net.layers[n]).__name__}) cannot be converted.")
+        stack.extend(net.inputs[n])
+    return tuple(sorted(found))
+
+
+def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_data=None, thresholds=None,
+            method="max", per_channel: bool = False, readout: str = "membrane", dt=1 * ms) -> "SpikingNetwork":
+    """Convert an ANN into a spiking network (threshold balancing / weight normalisation).
+
+    Parameters
+    ----------
+    net : neuroconv.ann.Sequential or Graph
+        The trained ANN (ReLU hidden layers, linear output). Every ReLU becomes a population;
+        residual joins (``Add``) become several pathways into one population (threshold
+        balancing needs nothing special there: each pathway's synapses carry ``w * theta_pre``
+        of its own source); each ``MaxPool2d`` after a ReLU becomes a spiking max-pool relay
+        (IF only; one before a ReLU is moved after it, as max and ReLU commute).
+    neuron : NeuronModel, default ``IF()``
+        A model from :mod:`neuroconv.equations`: ``IF()`` (rate coding over T steps),
+        ``OneSpike(base, window)`` (one phase-coded spike per neuron in a window of T steps),
+        ``TPP()`` (two-phase probabilistic, phases of T steps), a registered model, or your own
+        from Brian2 strings (``NeuronModel.from_brian2``).
+    timesteps : int
+        T, the number of timesteps a population has to express its value: the run length of
+        IF networks (all layers at once), the phase length of TPP and the window of One-Spike
+        (pipelined: the run lasts T per spiking population, ``snn.run_steps``). Default: the
+        model's own (``TPP(timesteps=...)``, ``OneSpike(window=...)``) or 32; given twice
+        differently, refused.
+    calibration_data : array (n, *input_shape), optional
+        Not needed when every ReLU carries a trained ``threshold`` (QCFS/ClipReLU training,
+        NIR files): those are the thresholds. Otherwise: sample inputs for threshold balancing (each spiking layer's scale is its
+        ``method`` activation statistic: the IF threshold, or One-Spike's ``M``).
+    thresholds : list, optional
+        Explicit scales on the ANN activation scale, one entry per spiking layer
+        (scalar, per channel or per neuron); with ``readout="spikes"`` one more for the output.
+        For ``OneSpike`` this is ``M``, the value of a spike in the window's first step
+        (the neuron's firing threshold is ``M * (1 + 1/base) / 2``).
+    method : "max" or percentile
+        Calibration statistic, e.g. ``"max"``, ``99.9`` or ``"99.9%"``.
+    per_channel : bool
+        Calibrate one threshold per channel instead of per layer.
+    readout : {"membrane", "spikes"}
+        ``"membrane"``: the output layer does not spike, its readout is the input averaged
+        over T (One-Spike: the decoded input). ``"spikes"``: the output layer spikes too,
+        readout ``count * theta / T`` (One-Spike: the decoded spike, 0 without one).
+    dt : Brian2 time
+        Duration of one timestep (default 1 ms).
+    """
+    from neuroconv.equations import IF, NeuronModel
+
+    if not isinstance(net, Graph):
+        raise NeuroconvError(f"net must be a neuroconv.ann.Sequential or Graph, got {type(net).__name__}; "
+                             "use neuroconv.ann.from_sklearn / from_npz / from_torch / from_onnx / from_nir to import a model.")
+    neuron = IF() if neuron is None else neuron
+    if not isinstance(neuron, NeuronModel):
+        raise NeuroconvError(f"neuron must be a neuron model (IF(), OneSpike(), TPP(), a registered model or "
+                             f"NeuronModel.from_brian2(...)), got {neuron!r}.")
+    dt = _check_dt(dt)
+    if readout not in READOUTS:
+        raise NeuroconvError(f"readout must be one of {READOUTS}, got {readout!r}.")
+    net = _normalise(net)
+    values = float(np.prod(net.input_shape, dtype=np.float64)) + sum(
+        float(np.prod(shape, dtype=np.float64)) for shape in net.shapes)
+    require_memory(32 * values, f"a network with {values:.3g} activations per image (thresholds, biases, states)",
+                   "use smaller inputs or layers.")
+    pops = _populations(net)
+    n_thresholds = sum(kind == "neuron" for *_, kind in pops) - 1 + (readout == "spikes")
+    neuron, timesteps = neuron.bind(timesteps)
+    trained = [trained_threshold(net.layers[node]) for node, _, _, kind in pops[:-1] if kind == "neuron"]
+    if thresholds is None and calibration_data is None and readout == "membrane" and trained \
+            and all(t is not None for t in trained):
+        thresholds = trained  # every ReLU has a trained threshold
+    if thresholds is None:
+        if calibration_data is None:
+            raise NeuroconvError("pass calibration_data (sample inputs) or thresholds=[...] (one per spiking layer).")
+        thresholds = calibrate(net, calibration_data, method=method, per_channel=per_channel,
+                               include_output=readout == "spikes")
+    elif calibration_data is not None:
+        raise NeuroconvError("pass either calibration_data or thresholds, not both.")
+    thresholds = list(thresholds) if np.iterable(thresholds) else [thresholds]
+    if len(thresholds) != n_thresholds:
+        raise NeuroconvError(
+            f"thresholds has {len(thresholds)} entries; this network has {n_thresholds} spiking layer(s)"
+            + (" including the spike-count output" if readout == "spikes" else "") + "."
+        )
+    layers = []
+    t_iter = iter(enumerate(thresholds))
+    population_of = {-1: -1}
+    for k, (node, drive, sources, kind) in enumerate(pops):
+        is_output = k == len(pops) - 1
+        theta = None
+        if kind == "maxpool":
+            theta = _pooled_threshold(net, node, layers[population_of[sources[0]]])
+        elif not is_output or readout == "spikes":
+            index, value = next(t_iter)
+            theta = _expand_threshold(value, index, net.shapes[node])
+        population_of[node] = k
+        layers.append(SpikingLayer(name="output" if is_output else f"layer{k}", graph=net, node=node, drive_node=drive,
+                                   sources=tuple(population_of[n] for n in sources), source_nodes=sources,
+                                   theta=theta, kind=kind))
+    snn = SpikingNetwork(ann=net, layers=tuple(layers), neuron=neuron, timesteps=timesteps, dt=dt, readout=readout)
+    neuron.check_network(snn)
+    check_timesteps(snn.run_steps, f"the run length ({type(neuron).__name__}: {snn.n_spiking} population(s) of "
+                                   f"T = {timesteps} steps)")
+    if calibration_data is not None:
+        neuron.check_calibration(snn, calibration_data)
+    return snn
+
+
+def _pooled_threshold(net, node, source) -> np.ndarray:
+    """A max-pool relay's spikes carry its source's threshold, which must be the same across each window."""
+    pool = net.layers[node]
+    theta = source.theta.reshape((1,) + source.out_shape)
+    high, low = pool.forward(theta), -pool.forward(-theta)
+    if not np.allclose(high, low, rtol=1e-12, atol=0):
+        raise NeuroconvError(
+            f"layer {node} (MaxPool2d): the thresholds of {source.name} differ within a pooling window, so spike "
+            "counts do not rank the activations; use one threshold per layer or per channel there.")
+    return high.reshape(-1)
+
+
+def load_network(path) -> SpikingNetwork:
+    """Read a network written by ``SpikingNetwork.save`` (:mod:`neuroconv.conversion.saved`): the ANN is
+    converted again with the saved thresholds, so the loaded network runs exactly like the saved one."""
+    from neuroconv.conversion.saved import read_network
+
+    net, options = read_network(path)
+    return convert(net, **options)

@@ -1,0 +1,154 @@
+"""Brian2 runtime mode (numpy or Cython code generation): build once per call, restore and re-run per batch,
+and read the results back from the monitors (also for the standalone devices)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from neuroconv.simulation.brian2.build import _connect, _input_objects, _population, build_network, set_image_base
+from neuroconv.simulation.result import BatchResult, LayerSpikes, first_spike_steps
+
+__all__ = ["run_runtime", "run_population", "read_results"]
+
+
+@contextlib.contextmanager
+def _codegen_target(target: str):
+    from brian2 import prefs
+
+    previous = prefs.codegen.target
+    prefs.codegen.target = target
+    try:
+        yield
+    finally:
+        prefs.codegen.target = previous
+
+
+def run_runtime(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed=0, codegen_target="numpy", **_):
+    """Runtime mode: build once for ``n_copies`` images, restore and re-run for each batch; returns
+    ``(BatchResult, build_time=0)``.
+
+    ``seed``: the random streams of stochastic models (counter-based ones: the same spikes on every
+    device; models from Brian2 strings that call ``rand()`` or use ``xi``: Brian2's generator, seeded).
+    """
+    from brian2 import seed as brian2_seed
+
+    with _codegen_target(codegen_target):
+        net = build_network(snn, n_copies, record_spikes, seed=seed)
+        net.store("initial")
+        if seed is not None:
+            brian2_seed(seed % 2**32)
+        parts = []
+        for start, stop in _chunks(x_flat.shape[0], n_copies):
+            net.restore("initial")
+            set_image_base(snn, net, start)
+            net["input"].x = _padded_input(x_flat, start, stop, n_copies)
+            net.run(snn.run_steps * snn.dt, namespace={})
+            parts.append((start, read_results(snn, net, stop - start, n_copies, record_spikes)))
+            progress_bar.update(stop - start)
+    return BatchResult.merge(parts), 0.0
+
+
+def _chunks(n: int, batch: int):
+    return [(s, min(s + batch, n)) for s in range(0, n, batch)]
+
+
+def _padded_input(x_flat: np.ndarray, start: int, stop: int, n_copies: int) -> np.ndarray:
+    chunk = x_flat[start:stop]
+    if chunk.shape[0] < n_copies:
+        chunk = np.concatenate([chunk, np.zeros((n_copies - chunk.shape[0], chunk.shape[1]))])
+    return chunk.reshape(-1)
+
+
+def _per_round(values: np.ndarray, n_copies: int, size: int, rounds: int, n_images: int) -> np.ndarray:
+    """A ``<layer>_rounds`` StateMonitor's records (copies * size, rounds + 1) -> (images, size); the first
+    record is from before round 0, image ``r * n_copies + c`` is copy ``c`` of round ``r``."""
+    values = values[:, 1:].reshape(n_copies, size, rounds).transpose(2, 0, 1)
+    return values.reshape(rounds * n_copies, size)[:n_images]
+
+
+def read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, rounds: int = 1) -> BatchResult:
+    """Counts, spikes and readout of the first ``n_images`` images after a run (images numbered from 0)."""
+    counts, spikes = [], []
+    dt, T = float(snn.dt), snn.run_steps
+    out_counts = first_step = v = None
+    for layer in snn.layers:
+        if not layer.spiking:
+            continue
+        is_output = layer is snn.output_layer
+        if rounds == 1:
+            count = np.asarray(net[f"{layer.name}_spikes"].count[:], dtype=np.int64)
+            count = count.reshape(n_copies, layer.size)[:n_images]
+        else:
+            count = np.asarray(net[f"{layer.name}_rounds"].spike_count[:], dtype=np.int64)
+            count = _per_round(count, n_copies, layer.size, rounds, n_images)
+        if record_spikes or is_output:
+            mon = net[f"{layer.name}_spikes"]
+            copy, neuron = np.divmod(np.asarray(mon.i[:], dtype=np.int64), layer.size)
+            rnd, step = np.divmod(np.rint(np.asarray(mon.t_[:]) / dt).astype(np.int64), T)
+            image = rnd * n_copies + copy
+            keep = image < n_images  # drops padding copies and the step after the last round
+            image, neuron, step = image[keep], neuron[keep], step[keep]
+            if is_output:
+                first_step = first_spike_steps(image, neuron, step, n_images, layer.size)
+            else:
+                spikes.append(LayerSpikes(image, neuron, step))
+        if is_output:
+            out_counts = count
+        else:
+            counts.append(count)
+    out = snn.output_layer
+    if not out.spiking:
+        if rounds == 1:
+            v = np.asarray(net[out.name].v[:], dtype=np.float64).reshape(n_copies, out.size)[:n_images]
+        else:
+            v = _per_round(np.asarray(net[f"{out.name}_rounds"].v[:], dtype=np.float64), n_copies, out.size, rounds,
+                           n_images)
+    readout = snn.neuron.readout(snn, v=v, counts=out_counts, first_step=first_step)
+    return BatchResult(readout, counts, spikes if record_spikes else None, out_counts)
+
+
+def run_population(snn, k, inputs, target="numpy"):
+    """Runtime mode, one population at a time: population ``k`` driven by the analog input (``k = 0``,
+    ``inputs`` of shape (batch, n_in)) or by given spike trains of population ``k-1`` (``inputs``:
+    bool array (T, batch, n_below), replayed by a ``SpikeGeneratorGroup`` whose synapses carry
+    ``w * theta_below``, in the step and slot where the full network delivers them).
+
+    Returns the population's spike trains (T, batch, n) for a spiking population, else the readout.
+    """
+    from brian2 import Clock, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses
+
+    model, layer, T = snn.neuron, snn.layers[k], snn.run_steps
+    snn.require_chain("running one population at a time")
+    batch = inputs.shape[0] if k == 0 else inputs.shape[1]
+    with _codegen_target(target):
+        clock = Clock(dt=snn.dt, name="neuroconv_clock")
+        group = _population(snn, k, batch, clock, threshold_order=0)
+        if k == 0:
+            src, orders = _input_objects(snn, batch, clock)
+            src.x = inputs.reshape(-1)
+            syn = _connect(Synapses(src, group, model.input_synapse_model, on_pre=model.input_on_pre, clock=clock,
+                                    name=f"input_to_{layer.name}"), layer.affine[0], batch, model.input_when, orders[1])
+        else:
+            below = snn.layers[k - 1]
+            step, image, neuron = np.nonzero(inputs)
+            src = SpikeGeneratorGroup(below.size * batch, image * below.size + neuron, step * snn.dt, clock=clock,
+                                      when="thresholds", order=-2, name=below.name)
+            syn = _connect(Synapses(src, group, "w : 1 (constant)", on_pre="v_post += w", clock=clock,
+                                    name=f"{below.name}_to_{layer.name}"),
+                           layer.affine[0], batch, "thresholds", -1, scale=below.theta)
+        objects = [src, syn, group]
+        if layer.spiking:
+            mon = SpikeMonitor(group, when="end", name=f"{layer.name}_spikes")
+            objects.append(mon)
+        net = Network(*objects, name="neuroconv_population")
+        net.run(T * snn.dt, namespace={})
+        if not layer.spiking:
+            v = np.asarray(group.v[:], dtype=np.float64).reshape(batch, layer.size)
+            return model.readout(snn, v=v)
+        trains = np.zeros((T, batch, layer.size), dtype=bool)
+        idx = np.asarray(mon.i[:], dtype=np.int64)
+        steps = np.rint(np.asarray(mon.t_[:]) / float(snn.dt)).astype(np.int64)
+        trains[steps, idx // layer.size, idx % layer.size] = True
+        return trains

@@ -1,0 +1,151 @@
+"""Brian2's standalone devices (C++, and CUDA through brian2cuda): generate and compile a project once
+(or fetch its binary from the build cache), then run the binary with new inputs from its data files.
+
+Time-multiplexed runs (``rounds > 1``, C++ standalone) simulate many inferences of a small
+batch one after the other in one binary run (see :func:`neuroconv.simulation.brian2.build.build_network`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from neuroconv.simulation.brian2 import build_cache
+from neuroconv.simulation.brian2.build import build_network, set_image_base
+from neuroconv.simulation.brian2.run import _chunks, _padded_input, read_results
+from neuroconv.simulation.result import BatchResult
+
+__all__ = ["standalone_device", "build_standalone", "run_standalone"]
+
+
+@contextlib.contextmanager
+def standalone_device(device_name: str, directory, compute_capability=None):
+    """Activate a standalone device for one build in ``directory``; always return to runtime mode after."""
+    import gc
+
+    from brian2 import device, set_device
+    from brian2.devices.device import reset_device
+
+    # Brian2 suffixes code-object names (``_1``) while objects of an earlier network are alive;
+    # collecting them first keeps the generated sources, and so the build-cache key, stable.
+    gc.collect()
+    if device_name == "cuda_standalone":
+        from neuroconv.simulation.brian2 import cuda
+
+        cuda.configure(directory, compute_capability=compute_capability)
+    set_device(device_name, directory=directory, build_on_run=False, with_output=False)
+    try:
+        yield device
+    finally:
+        device.reinit()
+        reset_device()
+
+
+def _duration(snn, rounds: int):
+    """Run length of a network built for ``rounds`` (see :func:`build_network`)."""
+    return (snn.run_steps * rounds + (rounds > 1)) * snn.dt
+
+
+def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_cache=True, seed=0, rounds=1):
+    """Generate and compile the project for ``n_copies`` images (times ``rounds``, see :func:`build_network`);
+    must run inside :func:`standalone_device`.
+
+    With ``use_cache`` the binary comes from :mod:`neuroconv.build_cache` when identical
+    sources were compiled before (any process), and is published there otherwise. ``seed``
+    (stochastic models) goes into the data files, not the code, so seeds share a binary.
+
+    Returns the ``brian2.Network`` (whose variables ``device.run`` fills) and the build time in s.
+    """
+    from brian2 import defaultclock, device
+
+    t0 = time.perf_counter()
+    clock = None
+    if device_name == "cuda_standalone":
+        # brian2cuda's synapse templates refer to ``defaultclock`` by name
+        defaultclock.dt = snn.dt
+        clock = defaultclock
+    net = build_network(snn, n_copies, record_spikes, clock=clock, rounds=rounds, seed=seed)
+    net["input"].x = 0.0
+    net.run(_duration(snn, rounds), namespace={})
+    device.build(directory=directory, compile=False, run=False, with_output=False)
+    if device_name == "cuda_standalone":
+        from neuroconv.simulation.brian2 import cuda
+
+        cuda.patch_makefile(directory)
+    key = build_cache.source_digest(directory, device_name) if use_cache else None
+    if key is None or not build_cache.fetch(key, directory):
+        _compile(device, directory, device_name)
+        if key is not None:
+            build_cache.publish(key, directory)
+    return net, time.perf_counter() - t0
+
+
+def _compile(device, directory, device_name):
+    """Compile the generated project. With make (C++ standalone on POSIX) the compiler runs in its own
+    process group, killed as a whole when this process is interrupted (Ctrl-C, a notebook's
+    interrupt): Brian2's ``os.system`` call would ignore the interrupt until make finished."""
+    from brian2 import prefs
+    from brian2.codegen.cpp_prefs import get_compiler_and_args
+
+    compiler = get_compiler_and_args()[0]
+    if device_name != "cpp_standalone" or compiler == "msvc" or os.name != "posix":
+        device.compile_source(directory, compiler, False, False)
+        return
+    opts = prefs.devices.cpp_standalone
+    command = shlex.split(opts.make_cmd_unix) + [str(a) for a in opts.extra_make_args_unix]
+    proc = subprocess.Popen(command, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        log, _ = proc.communicate()
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    if proc.returncode != 0:
+        tail = log.decode(errors="replace")[-2000:]
+        raise RuntimeError(f"compiling the standalone project in {directory} failed "
+                           f"(make exit status {proc.returncode}):\n{tail}")
+
+
+def run_standalone(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed=0, build_directory=None,
+                   device_name="cpp_standalone", compute_capability=None, cache=True, keep_build=False, **_):
+    """Standalone (C++ or CUDA): generate and compile once, then run the binary with new inputs until every
+    image is done, ``n_copies * rounds`` images per binary run (``rounds`` inferences one after the other).
+
+    Returns the merged results and the build time in seconds.
+    """
+    own_dir = build_directory is None
+    directory = tempfile.mkdtemp(prefix=f"neuroconv_{device_name}_") if own_dir else os.fspath(build_directory)
+    try:
+        with standalone_device(device_name, directory, compute_capability) as device:
+            net, build_time = build_standalone(snn, n_copies, record_spikes, device_name, directory, cache, seed,
+                                               rounds)
+            per_run = n_copies * rounds
+            images = net["input"].namespace["neuroconv_images"] if rounds > 1 else None
+            parts = []
+            for start, stop in _chunks(x_flat.shape[0], per_run):
+                x = _padded_input(x_flat, start, stop, per_run)
+                if rounds > 1:
+                    run_args = {images: x.reshape(rounds, -1)}
+                else:
+                    run_args = {net["input"].x: x}
+                set_image_base(snn, net, start, run_args)
+                device.run(with_output=False, run_args=run_args)
+                for name in device.run_args_arrays:  # this run's input file: not needed again
+                    path = os.path.join(directory, "static_arrays", name)
+                    for leftover in (path, path + ".lock"):
+                        with contextlib.suppress(OSError):
+                            os.remove(leftover)
+                parts.append((start, read_results(snn, net, stop - start, n_copies, record_spikes, rounds)))
+                progress_bar.update(stop - start)
+            return BatchResult.merge(parts), build_time
+    finally:
+        if own_dir and not keep_build:
+            shutil.rmtree(directory, ignore_errors=True)

@@ -1,0 +1,192 @@
+"""The numpy reference simulator: the discrete-time semantics of neuroconv, vectorised over the batch.
+
+It shares no code with the Brian2 path beyond the network description: the drive of
+each population comes from the ANN's own layer ``forward`` functions (not the synaptic
+index arrays), and the neuron update from each population's model (``snn.model_of(k)``):
+models whose layers work together step all populations once per timestep with
+``reference_step`` (a spike reaches the next layer in the same step); pipelined models run
+one population's whole window at a time with ``reference_layer``. A model without them
+is refused, never replaced by another.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neuroconv.errors import NeuroconvError
+from neuroconv.simulation.result import BatchResult, LayerSpikes
+
+__all__ = ["simulate", "readouts_over_time", "run_population", "run_reference"]
+
+
+def check_runnable(snn) -> None:
+    """Refuse, before anything runs, a network whose model has no reference semantics."""
+    for k in range(len(snn.layers)):
+        model = snn.model_of(k)
+        if snn.layers[k].spiking and not model.has_reference:
+            raise NeuroconvError(model._no_reference())
+
+
+def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=None, seed=None, snapshots=None,
+             image_offset=0) -> BatchResult:
+    """Run ``snn`` on flattened inputs ``(batch, n_in)``; images are numbered from 0 in the result.
+
+    Stochastic models draw counter-based uniforms from ``seed`` and the images' positions
+    ``image_offset + 0 .. batch-1`` in the run's input, as Brian2 does. ``snapshots``
+    (models whose runs are prefixes of longer runs): a dict whose keys are step counts
+    ``t <= T``; each is filled with the readout after the first ``t`` steps.
+    """
+    check_runnable(snn)
+    if snn.neuron.pipelined:
+        result = _simulate_pipelined(snn, x_flat, record_spikes, record_margin, seed, image_offset)
+        if progress_bar is not None:
+            progress_bar.update(x_flat.shape[0])
+        return result
+    return _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, snapshots)
+
+
+def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, snapshots):
+    """All populations advance together, one timestep at a time, in order."""
+    batch = x_flat.shape[0]
+    T = snn.run_steps
+    layers = snn.layers
+    models = [snn.model_of(k) for k in range(len(layers))]
+    v = [np.tile(m.initial_v(l.theta), (batch, 1)) if l.spiking else np.zeros((batch, l.size))
+         for m, l in zip(models, layers)]
+    counts = [np.zeros((batch, l.size), dtype=np.int64) for l in layers]
+    margins = [np.full((batch, l.size), np.inf) for l in layers] if record_margin else None
+    events = [[] for _ in layers]
+    sent = [None] * len(layers)  # amplitude of each population's spikes this step (s * theta)
+    # populations fed by the analog input alone get the same drive every step (a constant current)
+    constant = {k: l.drive(x_flat) for k, l in enumerate(layers) if l.sources == (-1,) and not models[k].reads_counts}
+    for t in range(T):
+        for k, (layer, model) in enumerate(zip(layers, models)):
+            if model.reads_counts:
+                (source,) = layer.sources
+                drive = model.reference_drive(layer, counts[source])
+            else:
+                drive = constant[k] if k in constant else layer.drive(*[x_flat if s < 0 else sent[s]
+                                                                        for s in layer.sources])
+            if not layer.spiking:
+                v[k] += drive
+                continue
+            if record_margin and not model.reads_counts:
+                np.minimum(margins[k], np.abs(v[k] + drive - layer.theta), out=margins[k])
+            spikes = model.reference_step(v[k], drive, layer.theta)
+            counts[k] += spikes
+            if record_spikes:
+                image, neuron = np.nonzero(spikes)
+                events[k].append((image, neuron, np.full(image.shape, t, dtype=np.int64)))
+            sent[k] = spikes * layer.theta
+        if snapshots is not None and t + 1 in snapshots:
+            snapshots[t + 1] = snn.neuron.readout(snn, v=v[-1], counts=counts[-1], timesteps=t + 1)
+    out = layers[-1]
+    hidden = range(len(layers) - 1)
+    spikes = None
+    if record_spikes:
+        spikes = []
+        for k in hidden:
+            parts = events[k] or [(np.zeros(0, np.int64),) * 3]
+            spikes.append(LayerSpikes.from_unsorted(*(np.concatenate([p[f] for p in parts]) for f in range(3))))
+    margin_list = None
+    if record_margin:  # every spiking population's: the hidden ones, then a spiking output
+        margin_list = [margins[k] for k in hidden] + ([margins[-1]] if out.spiking else [])
+    if progress_bar is not None:
+        progress_bar.update(batch)
+    output = snn.neuron.readout(snn, v=v[-1], counts=counts[-1])
+    return BatchResult(output, [counts[k] for k in hidden], spikes, counts[-1] if out.spiking else None, margin_list)
+
+
+def _simulate_pipelined(snn, x_flat, record_spikes, record_margin, seed, image_offset):
+    """Population by population: each window sees the values the population below sent."""
+    model, T = snn.neuron, snn.timesteps
+    if model.stochastic and seed is None:
+        from neuroconv.equations._random import random_seed
+
+        seed = random_seed()
+    images = image_offset + np.arange(x_flat.shape[0])
+    below = x_flat
+    counts, events, margins, out_counts = [], [], [], None
+    for index, layer in enumerate(snn.layers):
+        drive = layer.drive(below)
+        if not layer.spiking:  # the membrane readout: the output's pre-activation of the values sent
+            output = drive
+            break
+        spikes, count, value, margin = model.reference_layer(layer, index, drive, T, seed=seed, images=images,
+                                                             record_margin=record_margin)
+        margins.append(margin)
+        if layer is snn.output_layer:
+            out_counts, output = count, value
+            break
+        counts.append(count)
+        if record_spikes:
+            events.append(LayerSpikes.from_unsorted(*spikes))
+        below = value
+    return BatchResult(output, counts, events if record_spikes else None, out_counts,
+                       margins if record_margin else None)
+
+
+def readouts_over_time(snn, x, steps, batch_size: int = 500, progress: bool = True) -> dict:
+    """The readout after each of ``steps`` timesteps, from one reference run of ``max(steps)`` steps
+    (models whose layers work together: a run is causal, its first ``t`` steps are the run of length ``t``).
+
+    Returns ``{t: output (n, n_out)}``; ``argmax`` gives the predictions at ``t``.
+    """
+    from tqdm.auto import tqdm
+
+    if snn.neuron.pipelined:
+        raise NeuroconvError(f"readouts_over_time reads networks whose layers work together (such as IF); "
+                             f"{type(snn.neuron).__name__} layers work one window apart, so shorter runs are not "
+                             "prefixes of longer ones.")
+    check_runnable(snn)
+    steps = sorted({int(t) for t in steps})
+    if not steps or steps[0] < 1:
+        raise NeuroconvError(f"steps must be positive ints, got {steps!r}.")
+    snn = snn.with_timesteps(steps[-1])
+    x_flat = snn.ann.check_input(x).reshape(len(x), -1)
+    parts = {t: [] for t in steps}
+    with tqdm(total=len(x_flat), desc=f"reference T<={steps[-1]}", unit="img", disable=not progress) as bar:
+        for start in range(0, len(x_flat), batch_size):
+            snapshots = dict.fromkeys(steps)
+            simulate(snn, x_flat[start:start + batch_size], record_spikes=False, progress_bar=bar, snapshots=snapshots)
+            for t in steps:
+                parts[t].append(snapshots[t])
+    return {t: np.concatenate(parts[t]) for t in steps}
+
+
+def run_population(snn, index, inputs):
+    """Models whose layers work together (IF): population ``index`` alone, driven by the analog input (``index == 0``, ``(batch, n_in)``)
+    or by the spike trains of the population below (bool ``(T, batch, n_below)``).
+
+    The same operations in the same order as :func:`simulate`, so feeding each population the
+    trains of the one below reproduces the full run exactly. Returns the population's
+    trains ``(T, batch, n)`` if it spikes, else the membrane readout.
+    """
+    snn.require_chain("running one population at a time")
+    check_runnable(snn)
+    model, layer, T = snn.neuron, snn.layers[index], snn.run_steps
+    if index == 0:
+        constant = layer.drive(inputs)
+        batch = inputs.shape[0]
+    else:
+        theta_below = snn.layers[index - 1].theta
+        batch = inputs.shape[1]
+    v = np.tile(model.initial_v(layer.theta), (batch, 1)) if layer.spiking else np.zeros((batch, layer.size))
+    trains = np.zeros((T, batch, layer.size), dtype=bool)
+    for t in range(T):
+        drive = constant if index == 0 else layer.drive(inputs[t] * theta_below)
+        if layer.spiking:
+            trains[t] = model.reference_step(v, drive, layer.theta)
+        else:
+            v += drive
+    return trains if layer.spiking else model.readout(snn, v=v)
+
+
+def run_reference(snn, x_flat, n_copies, rounds, record_spikes, bar, seed=None, record_margin=False, **_):
+    """The reference as a device: ``n_copies`` images at a time; returns ``(BatchResult, build_time=0)``."""
+    parts = []
+    for start in range(0, x_flat.shape[0], n_copies):
+        stop = min(start + n_copies, x_flat.shape[0])
+        parts.append((start, simulate(snn, x_flat[start:stop], record_spikes, record_margin, bar, seed,
+                                      image_offset=start)))
+    return BatchResult.merge(parts), 0.0
