@@ -29,40 +29,19 @@ __all__ = ["conversion_error", "effective_activations"]
 
 
 def effective_activations(snn, result) -> list:
-    """``(batch, n)`` effective activation of every hidden layer of a run (see module docstring)."""
-    from neuroconv.equations import TPP, OneSpike
-
+    """``(batch, n)`` effective activation of every hidden layer of a run (see module docstring):
+    what its spikes stand for on the ANN scale, as the model decodes them (``value_of``)."""
     model = snn.neuron
     out = []
     for k, layer in enumerate(snn.hidden_layers):
-        if isinstance(model, OneSpike):
-            first = result.first_spike_steps(k)
-            phase = np.where(first >= 0, first - model.window_start(k), -1)
-            out.append(model.decode(phase, layer.theta))
-        else:
-            T = model.timesteps if isinstance(model, TPP) else snn.timesteps
-            out.append(result.spike_counts[k] * layer.theta / T)
+        first = result.first_spike_steps(k) if model.decodes_timing else None
+        out.append(model.value_of(layer.theta, snn.timesteps, counts=result.spike_counts[k], first_step=first,
+                                  index=k))
     return out
 
 
 def _ideal(snn, a, theta):
-    from neuroconv.equations import IF, TPP, OneSpike
-
-    model = snn.neuron
-    if isinstance(model, OneSpike):
-        v = np.asarray(a, dtype=np.float64)
-        thr = model.threshold_value(theta)
-        # first k in [0, W) with a * base**k >= thr; none -> -1 (the growth the Brian2 neuron does)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            k = np.ceil(np.log(thr / v) / np.log(model.base) - 1e-12)
-        k = np.where(v >= thr, 0, k)
-        k = np.where((v > 0) & (k < model.window), k, -1).astype(np.int64)
-        return model.decode(k, theta)
-    if isinstance(model, TPP):
-        return model.expected_count(model.timesteps * a / theta, model.timesteps) * theta / model.timesteps
-    if isinstance(model, IF) and model.reset == "subtract":
-        return model.expected_count(a, theta, snn.timesteps) * theta / snn.timesteps
-    return None
+    return snn.neuron.ideal(a, theta, snn.timesteps)
 
 
 def conversion_error(snn, result, x) -> dict:
@@ -73,13 +52,12 @@ def conversion_error(snn, result, x) -> dict:
     ``quantisation`` and ``propagation`` (the latter two None for IF with reset to zero,
     which has no closed form).
     """
-    from neuroconv.equations import OneSpike
-
     x = snn.ann.check_input(x)
     if x.shape[0] != result.batch_size:
         raise NeuroconvError(f"x holds {x.shape[0]} inputs but the result {result.batch_size}; pass the inputs of the run.")
-    if isinstance(snn.neuron, OneSpike) and result.spikes is None:
-        raise NeuroconvError("One-Spike activations are decoded from spike times: run with record_spikes=True.")
+    if snn.neuron.decodes_timing and result.spikes is None:
+        raise NeuroconvError(f"{type(snn.neuron).__name__} activations are decoded from spike times: run with "
+                             "record_spikes=True.")
     out_ann, acts = snn.ann.forward(x, return_activations=True)
     layers = []
     for k, (layer, eff) in enumerate(zip(snn.hidden_layers, effective_activations(snn, result))):

@@ -22,6 +22,7 @@ import dataclasses
 import numpy as np
 from tqdm.auto import tqdm
 
+from neuroconv.equations.model import check_timesteps
 from neuroconv.errors import NeuroconvError
 
 from neuroconv.analysis.stats import layer_windows
@@ -40,11 +41,10 @@ def permute_trains(trains: np.ndarray, rng) -> np.ndarray:
 
 
 def _check_if(snn):
-    from neuroconv.equations import IF
-
-    if not isinstance(snn.neuron, IF):
-        raise NeuroconvError(f"the misalignment experiment runs IF networks; this one has {type(snn.neuron).__name__} "
-                             "neurons. Convert with neuron=IF() (TPP networks are compared with tpp=True).")
+    if snn.neuron.pipelined:
+        raise NeuroconvError(f"the misalignment experiment runs networks whose layers work together (such as IF); "
+                             f"{type(snn.neuron).__name__} layers work one window apart. Convert with neuron=IF() "
+                             "(TPP networks are compared with tpp=True).")
 
 
 def _layer_indices(snn, layers) -> list[int]:
@@ -82,14 +82,14 @@ def layerwise_run(snn, x, permute=(), device="reference", rng=None):
     if device == "reference":
         from neuroconv.simulation.reference import run_population
     else:
-        from neuroconv.simulation.brian2.backend import run_population
+        from neuroconv.simulation.brian2.run import run_population
     inputs = x.reshape(x.shape[0], -1)
     trains = []
     for k, layer in enumerate(snn.layers):
         out = run_population(snn, k, inputs)
         if layer is snn.output_layer:
             if layer.spiking:  # spike-count readout
-                out = out.sum(axis=0) * layer.theta / snn.timesteps
+                out = snn.neuron.value_of(layer.theta, snn.timesteps, counts=out.sum(axis=0))
             return out, trains
         if k in permute:
             out = permute_trains(out, rng)
@@ -115,7 +115,7 @@ def permutation_experiment(snn, x, y, timesteps=(2, 4, 8, 16, 32), layers="all",
 
     Returns a dict with ``rows`` (one per T) and the settings.
     """
-    from neuroconv.conversion.converter import _check_timesteps, convert
+    from neuroconv.conversion import convert
     from neuroconv.equations import TPP
 
     _check_if(snn)
@@ -126,7 +126,7 @@ def permutation_experiment(snn, x, y, timesteps=(2, 4, 8, 16, 32), layers="all",
         raise NeuroconvError(f"tpp must be True, False or a TPP model, got {tpp!r}.")
     if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
         raise NeuroconvError(f"repeats must be an int >= 1, got {repeats!r}.")
-    timesteps = [_check_timesteps(T) for T in np.atleast_1d(timesteps).tolist()]
+    timesteps = [check_timesteps(T) for T in np.atleast_1d(timesteps).tolist()]
     if device not in _DEVICES:
         raise NeuroconvError(f"permutation_experiment: device must be one of {_DEVICES}, got {device!r}.")
     x = snn.ann.check_input(x)

@@ -25,7 +25,7 @@ def to_neo(result, layer, image: int = 0) -> list:
     from neuroconv.analysis.stats import spike_trains
 
     name = result.layer_names[result.layer_index(layer)]
-    t_stop = float(result.timesteps * result.dt / ms)
+    t_stop = float(result.duration / ms)
     trains = []
     for j, train in enumerate(spike_trains(result, layer, image=image)):
         trains.append(neo.SpikeTrain(np.asarray(train / ms), units=pq.ms, t_start=0 * pq.ms, t_stop=t_stop * pq.ms,

@@ -37,7 +37,7 @@ def plot_raster(result, image: int = 0, ax=None, layers=None, markersize: float 
         offset += n
         ax.axhline(offset - 0.5, color="0.8", lw=0.5)
     ax.set_yticks(ticks, labels)
-    ax.set_xlim(-0.5, result.timesteps * float(result.dt / ms) - 0.5)
+    ax.set_xlim(-0.5, result.run_steps * float(result.dt / ms) - 0.5)
     ax.set_ylim(-0.5, offset - 0.5)
     ax.set_xlabel("time (ms)")
     ax.set_title(f"spikes of image {image}, T = {result.timesteps}")

@@ -39,15 +39,8 @@ def _times(train, name="train") -> np.ndarray:
 
 
 def layer_windows(snn) -> list:
-    """``(first step, length)`` of each hidden layer's firing window (IF: the whole run)."""
-    from neuroconv.equations import TPP, OneSpike
-
-    model, n = snn.neuron, len(snn.hidden_layers)
-    if isinstance(model, OneSpike):
-        return [(model.window_start(k), model.window) for k in range(n)]
-    if isinstance(model, TPP):
-        return [(model.phase_start(k), model.timesteps) for k in range(n)]
-    return [(0, snn.timesteps)] * n
+    """``(first step, length)`` of each hidden layer's firing window (the model's ``window``; IF: the whole run)."""
+    return [snn.window(k) for k in range(len(snn.hidden_layers))]
 
 
 def spike_trains(result, layer, image: int = 0) -> list:
@@ -95,12 +88,12 @@ def cv_per_neuron(trains) -> np.ma.MaskedArray:
 def firing_rates(result, layer, duration=None) -> Quantity:
     """Spikes per second of every image and neuron, ``(batch, n)`` in Hz.
 
-    ``duration`` defaults to the whole run (``timesteps * dt``); pass a layer's window
+    ``duration`` defaults to the whole run (``run_steps * dt``); pass a layer's window
     length for phase-coded or two-phase networks if you want the rate within it.
     """
     k = result.layer_index(layer)
     if duration is None:
-        duration = result.timesteps * result.dt
+        duration = result.duration
     if not isinstance(duration, Quantity) or not duration.has_same_dimensions(second) or not float(duration) > 0:
         raise NeuroconvError(f"duration must be a positive Brian2 time, got {duration!r}.")
     return result.spike_counts[k] / duration
@@ -192,7 +185,7 @@ def psth(result, layer, bin_size=None):
         if not isinstance(bin_size, Quantity) or not bin_size.has_same_dimensions(second) or not float(bin_size) > 0:
             raise NeuroconvError(f"bin_size must be a positive Brian2 time, got {bin_size!r}.")
         width = float(bin_size)
-    duration = result.timesteps * dt
+    duration = result.run_steps * dt
     n_bins = int(np.ceil(duration / width - 1e-9))
     edges = np.arange(n_bins + 1) * width
     counts, _ = np.histogram((result.spikes[k].step + 0.5) * dt, bins=edges)  # a step's spikes: its centre

@@ -93,6 +93,8 @@ class NeuronModel:
     #: The reference drives the population with its source's spike counts (``reference_drive``),
     #: not with the amplitudes its spikes carry.
     reads_counts = False
+    #: Values are read from spike times (``value_of`` needs each neuron's first spike step), not counts.
+    decodes_timing = False
     #: The dataclass field that holds T, if the model has one (``bind`` sets it).
     timesteps_field: str | None = None
     #: Registry name (set by ``register``).

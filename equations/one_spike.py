@@ -106,6 +106,7 @@ class OneSpike(NeuronModel):
     #: Schedule slot of the input spikes: within ``thresholds``, before layer 0 (order 0).
     input_when = "thresholds"
     pipelined = True
+    decodes_timing = True
     #: T is the window.
     timesteps_field = "window"
     equations = _EQUATIONS

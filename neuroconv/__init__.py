@@ -82,10 +82,13 @@ if not any(isinstance(f, _MovedModules) for f in _sys.meta_path):
 from neuroconv import ann, equations
 from neuroconv.conversion import SpikingLayer, SpikingNetwork, calibrate, convert
 from neuroconv.conversion.converter import load_network
+from neuroconv.conversion.nir_export import to_nir
 from neuroconv.equations import NeuronModel
 from neuroconv.errors import NeuroconvError, NeuroconvWarning
 from neuroconv.experiments import datasets
 from neuroconv.simulation import DEVICES, Device, LayerSpikes, SimulationResult, register_device
+
+ann.to_nir = to_nir  # the 0.1.0 name (the export needs the converted network, so it lives in conversion/)
 
 try:
     __version__ = _version("brian2-neuroconv")
@@ -94,4 +97,4 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = ["ann", "datasets", "equations", "NeuronModel", "calibrate", "convert", "SpikingNetwork", "SpikingLayer",
            "Device", "DEVICES", "register_device", "NeuroconvError", "NeuroconvWarning", "SimulationResult",
-           "LayerSpikes", "load_network", "__version__"]
+           "LayerSpikes", "load_network", "to_nir", "__version__"]

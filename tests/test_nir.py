@@ -8,7 +8,7 @@ from neuroconv import ann
 from neuroconv.equations import IF, TPP
 
 nir = pytest.importorskip("nir")
-from neuroconv.ann.importers.nir_importer import if_model  # noqa: E402
+from neuroconv.conversion.nir_export import if_model  # noqa: E402
 
 RNG = np.random.default_rng(11)
 

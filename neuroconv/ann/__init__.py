@@ -5,7 +5,7 @@ from neuroconv.ann.layers import (Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flat
                      fold_batchnorm)
 
 __all__ = ["Dense", "Conv2d", "AvgPool2d", "MaxPool2d", "BatchNorm", "Add", "Flatten", "ReLU", "Graph", "Sequential",
-           "Layer", "fold_batchnorm", "from_sklearn", "from_npz", "save_npz", "from_torch", "from_onnx", "from_nir", "to_nir"]
+           "Layer", "fold_batchnorm", "from_sklearn", "from_npz", "save_npz", "from_torch", "from_onnx", "from_nir"]
 
 
 def __getattr__(name):
@@ -16,7 +16,7 @@ def __getattr__(name):
     if name == "from_onnx":
         from neuroconv.ann.importers.onnx_importer import from_onnx
         return from_onnx
-    if name in ("from_nir", "to_nir"):
-        from neuroconv.ann.importers import nir_importer
-        return getattr(nir_importer, name)
+    if name == "from_nir":
+        from neuroconv.ann.importers.nir_importer import from_nir
+        return from_nir
     raise AttributeError(f"module 'neuroconv.ann' has no attribute {name!r}")

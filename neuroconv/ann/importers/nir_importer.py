@@ -1,4 +1,6 @@
-"""NIR (Neuromorphic Intermediate Representation) in and out (extra ``nir``).
+"""NIR (Neuromorphic Intermediate Representation) graphs into the ANN description (extra ``nir``).
+
+The export of converted networks is :mod:`neuroconv.conversion.nir_export`; both follow one mapping.
 
 NIR describes spiking networks in continuous time; neuroconv's IF networks run in discrete
 steps. The mapping, with one step of ``dt`` per NIR time unit (``R*I`` integrated over one
@@ -23,7 +25,7 @@ on exact ties. :func:`from_nir` reads both neuroconv's files and foreign ones (`
 Importing gives the ANN whose ReLUs carry the NIR thresholds (``ReLU(threshold=theta)``,
 ``clip(x, 0, theta)``: the rate-coded IF neuron's activation), with ``W_ann = r_k * W_nir /
 theta_source`` so that :func:`neuroconv.convert` without calibration data rebuilds the NIR
-network. :func:`if_model` gives the matching ``IF(reset=..., shift=...)``.
+network. :func:`neuroconv.conversion.nir_export.if_model` gives the matching ``IF(reset=..., shift=...)``.
 """
 
 from __future__ import annotations
@@ -48,48 +50,6 @@ def _nir():
     except ImportError:
         raise NeuroconvError("NIR support needs the nir package: pip install 'brian2-neuroconv[nir]'.") from None
     return nir
-
-
-def to_nir(snn):
-    """The converted IF network ``snn`` as a ``nir.NIRGraph`` (see the module docstring for the mapping)."""
-    from neuroconv.equations import IF
-
-    nir = _nir()
-    if not isinstance(snn.neuron, IF):
-        raise NeuroconvError(f"to_nir exports IF networks; this one has {type(snn.neuron).__name__} neurons, whose "
-                             "gated/stochastic dynamics NIR cannot express.")
-    meta = {"neuroconv": {"reset": snn.neuron.reset, "shift": bool(snn.neuron.shift), "dt_seconds": float(snn.dt),
-                          "timesteps": int(snn.timesteps), "readout": snn.readout}}
-    n_in = int(np.prod(snn.ann.input_shape))
-    nodes = {"input": nir.Input(input_type={"input": np.array([n_in])})}
-    edges = []
-    # the output population is the node "readout": NIR's Output node is called "output"
-    names = [("readout" if layer is snn.output_layer else layer.name) for layer in snn.layers]
-    for k, layer in enumerate(snn.layers):
-        if layer.kind != "neuron":
-            raise NeuroconvError(f"{layer.name} is a max-pool relay, which NIR has no node for; use AvgPool2d "
-                                 "in the ANN to export it.")
-        matrices, bias = layer.pathways
-        for p, (source, matrix) in enumerate(zip(layer.sources, matrices)):
-            if matrix.shape[0] * matrix.shape[1] > MAX_DENSE_ENTRIES:
-                raise NeuroconvError(f"the pathway into {layer.name} would be a dense {matrix.shape} Affine "
-                                     f"(over {MAX_DENSE_ENTRIES:.0e} entries); NIR export suits smaller networks.")
-            weight = matrix.toarray()
-            if source >= 0:
-                weight = weight * snn.layers[source].theta[None, :]
-            src = "input" if source < 0 else names[source]
-            name = f"{src}_to_{names[k]}"
-            nodes[name] = nir.Affine(weight, bias if p == 0 else np.zeros_like(bias))
-            edges += [(src, name), (name, names[k])]
-        ones = np.ones(layer.size)
-        if layer.spiking:
-            nodes[names[k]] = nir.IF(r=ones, v_threshold=layer.theta.copy(), v_reset=np.zeros(layer.size),
-                                     metadata=meta)
-        else:
-            nodes[names[k]] = nir.I(r=ones, metadata=meta)
-    nodes["output"] = nir.Output(output_type={"output": np.array([snn.output_layer.size])})
-    edges.append((names[-1], "output"))
-    return nir.NIRGraph(nodes=nodes, edges=edges)
 
 
 def _topological(graph):
@@ -285,15 +245,3 @@ def _materialise(entry, pending, append, r):
     else:
         layer = Dense(weight, bias)
     return append(layer, [src_index]), None
-
-
-def if_model(graph):
-    """The ``IF`` model a NIR graph written by :func:`to_nir` asks for (default ``IF()`` otherwise)."""
-    from neuroconv.equations import IF
-
-    for node in graph.nodes.values():
-        meta = getattr(node, "metadata", {}) or {}
-        if "neuroconv" in meta:
-            info = meta["neuroconv"]
-            return IF(reset=str(info.get("reset", "subtract")), shift=bool(info.get("shift", True)))
-    return IF(reset="zero", shift=False)
