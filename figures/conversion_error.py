@@ -1,4 +1,4 @@
-"""Figure: conversion error (neuroconv.figures.figure_conversion_error; the module docstring says what it shows).
+"""Figure: conversion error (neuroconv.experiments.figures.registry.figure_conversion_error, described in its module).
 
     python figures/conversion_error.py --out conversion_error.png [--full]
 """

@@ -8,7 +8,7 @@ test accuracy vs T (log2 axis) for IF, IF with every hidden layer permuted in ti
 +- std over repeats) and TPP (mean +- std over seeds), the ANN as a dotted line. Bottom
 row: the IF network's cumulative-count deviation from the uniform-rate line, per hidden
 layer, against T (0 = perfectly even firing; see neuroconv.analysis.misalignment_measures).
-The drawing is neuroconv.figures.plot_misalignment_report; ``neuroconv figures`` makes it too.
+The drawing is neuroconv.experiments.figures.plots.plot_misalignment_report; ``neuroconv figures`` makes it too.
 """
 
 from neuroconv.experiments.figures import plot_misalignment_report, script_main

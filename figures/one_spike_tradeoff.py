@@ -6,8 +6,8 @@
 The JSON comes from ``benchmarks/bench_one_spike.py``. Left: test accuracy vs latency in
 timesteps (the ANN as a horizontal line). Right: mean absolute readout error vs latency,
 log scale: small B reaches the lowest error but needs the longest windows, large B
-saturates early at a higher floor. The drawing is neuroconv.figures.plot_one_spike_tradeoff;
-``neuroconv figures`` makes it too.
+saturates early at a higher floor. The drawing is
+neuroconv.experiments.figures.plots.plot_one_spike_tradeoff; ``neuroconv figures`` makes it too.
 """
 
 from neuroconv.experiments.figures import plot_one_spike_tradeoff, script_main

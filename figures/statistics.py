@@ -1,4 +1,4 @@
-"""Figure: statistics (neuroconv.figures.figure_statistics; the module docstring says what it shows).
+"""Figure: statistics (neuroconv.experiments.figures.registry.figure_statistics, described in its module).
 
     python figures/statistics.py --out statistics.png [--full]
 """
