@@ -23,10 +23,12 @@ instead of simulating something else.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from neuroconv.equations.model import NeuronModel
-from neuroconv.errors import NeuroconvError
+from neuroconv.errors import NeuroconvError, NeuroconvWarning
 
 __all__ = ["Brian2Model"]
 
@@ -113,6 +115,10 @@ class Brian2Model(NeuronModel):
         namespace = {}
         for key, value in self._namespace.items():
             namespace[key] = _namespace_value(self.name, key, value)
+        if self._reference_step is not None:
+            warnings.warn(f"neuron model {self.name!r}: its reference_step function is not saved (no code is stored "
+                          "in saved files); give it again to NeuronModel.from_brian2 to run a loaded network on the "
+                          "reference device.", NeuroconvWarning, stacklevel=3)
         return {"family": "brian2", "name": self.name, "equations": self.equations, "threshold": self.threshold,
                 "reset": self.reset_code, "method": self.method, "namespace": namespace,
                 "initial_v": self._initial_v, "output_equations": self.output_equations}
@@ -174,6 +180,7 @@ class Brian2Model(NeuronModel):
             return  # a user's standalone project must not get our test group; the build will say it
         extra = "\nstep : integer (constant, shared)\n"
         where = f"neuron model {self.name!r}"
+        group = None
         try:
             with catch_logs():  # Brian2 logs each integration method it tried; the exception says enough
                 group = NeuronGroup(1, self.equations + extra, threshold=self.threshold, reset=self.reset_code,
@@ -181,6 +188,9 @@ class Brian2Model(NeuronModel):
                                     codeobj_class=_numpy_codeobject())
                 Network(group).run(0 * ms, namespace={})  # prepares every code object, simulates no step
         except Exception as exc:
+            if group is not None:
+                group._network = "neuroconv model check"  # a throw-away group: no "never included" warning
+
             cause = exc.__cause__ or exc  # Brian2 wraps the original error in a BrianObjectException
             message = " ".join(line.strip() for line in str(cause).strip().splitlines()) or "(no message)"
             hint = (" (method='exact' needs equations Brian2 can solve in closed form, with constant "

@@ -9,7 +9,6 @@ import importlib.abc as _abc
 import importlib.util as _util
 import os as _os
 import sys as _sys
-from importlib.metadata import PackageNotFoundError, version as _version
 
 
 class _SourceTreeFinder(_abc.MetaPathFinder):
@@ -90,10 +89,7 @@ from neuroconv.simulation import DEVICES, Device, LayerSpikes, SimulationResult,
 
 ann.to_nir = to_nir  # the 0.1.0 name (the export needs the converted network, so it lives in conversion/)
 
-try:
-    __version__ = _version("brian2-neuroconv")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0+unknown"
+from neuroconv._version import __version__
 
 __all__ = ["ann", "datasets", "equations", "NeuronModel", "calibrate", "convert", "SpikingNetwork", "SpikingLayer",
            "Device", "DEVICES", "register_device", "NeuroconvError", "NeuroconvWarning", "SimulationResult",

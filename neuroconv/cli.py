@@ -20,7 +20,7 @@ EPILOG_DEMO = """examples:
 
 
 def _parser():
-    from neuroconv import __version__
+    from neuroconv._version import __version__
 
     parser = argparse.ArgumentParser(prog="neuroconv", description="Convert trained ANNs into Brian2 spiking networks.")
     parser.add_argument("--version", action="version", version=f"brian2-neuroconv {__version__}")
@@ -63,7 +63,19 @@ def _sub(sub, name, help, description, epilog):
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+def _base_families(families) -> list:
+    """The families among ``families`` with a ``base`` parameter (what ``--base`` sets)."""
+    import dataclasses
+
+    from neuroconv.equations import MODELS
+
+    return [name for name in families if "base" in {f.name for f in dataclasses.fields(MODELS[name])}]
+
+
 def _add_convert(sub):
+    from neuroconv.experiments.sweep.config import neuron_families
+
+    families = neuron_families()
     p = _sub(sub, "convert", "convert a model file into a saved spiking network (.npz)",
              "Read an ANN (.npz from neuroconv.ann.save_npz or plain W0/b0 arrays, .onnx, .nir; or "
              "builtin:digits_mlp, zoo:NAME[:qcfs]), balance its thresholds on training images of --dataset "
@@ -73,10 +85,14 @@ def _add_convert(sub):
              "  neuroconv convert zoo:fashion_cnn:qcfs --calibration trained --out qcfs.npz -T 16\n")
     p.add_argument("model", help="model file (.npz, .onnx, .nir), builtin:digits_mlp or zoo:NAME[:qcfs]")
     p.add_argument("--out", required=True, metavar="NPZ", help="where to write the spiking network")
-    p.add_argument("--neuron", default="if", choices=["if", "tpp", "one_spike"], help="neuron family (default: if)")
+    p.add_argument("--neuron", default="if", choices=families,
+                   help=f"a registered neuron family: {', '.join(families)} (default: if)")
     p.add_argument("-T", "--timesteps", type=int, default=32,
-                   help="IF: timesteps; TPP: phase length; One-Spike: window (default 32)")
-    p.add_argument("--base", type=float, default=None, help="One-Spike: growth base (default 1.1)")
+                   help="T, the timesteps a population has to express its value: IF's run length, TPP's phase "
+                        "length, One-Spike's window (default 32)")
+    p.add_argument("--base", type=float, default=None,
+                   help=f"growth base, for --neuron {' / '.join(_base_families(families))} (default: the model's, "
+                        "One-Spike 1.1)")
     p.add_argument("--dataset", default="digits", help="calibration data: digits, mnist5k, fashion_mnist")
     p.add_argument("--calibration", default="max", help="'max', a percentile such as 99.9, or 'trained'")
     p.add_argument("--calibration-images", type=int, default=1000, metavar="N")
@@ -94,7 +110,8 @@ def _add_run(sub):
     p.add_argument("--dataset", default="digits", help="digits, mnist5k, fashion_mnist (default: digits)")
     p.add_argument("--device", default="runtime",
                    choices=["reference", "runtime", "runtime/cython", "cpp_standalone", "cuda_standalone"])
-    p.add_argument("-T", "--timesteps", type=int, default=None, help="simulate for another T (IF, TPP phase)")
+    p.add_argument("-T", "--timesteps", type=int, default=None,
+                   help="simulate with another T (IF: run length, TPP: phase, One-Spike: window)")
     p.add_argument("--images", type=int, default=None, metavar="N", help="first N test images (default: all)")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--seed", type=int, default=None, help="random numbers of stochastic neurons (TPP)")
@@ -167,46 +184,38 @@ def _positive(name, value):
 
 def _convert(args) -> int:
     from neuroconv.conversion.converter import convert
+    from neuroconv.equations import model_from_spec
     from neuroconv.experiments.datasets import load
-    from neuroconv.conversion.saved import neuron_from_spec
-    from neuroconv.experiments.sweep import _calibration, _load_model
+    from neuroconv.experiments.sweep.config import load_model, neuron_families, parse_calibration
 
     _positive("--timesteps", args.timesteps)
     _positive("--calibration-images", args.calibration_images)
-    try:
-        calibration = _calibration(args.calibration, "--calibration")
-    except NeuroconvError as exc:
-        raise NeuroconvError(str(exc).replace("config key '--calibration'", "--calibration")) from None
-    try:
-        net = _load_model(args.model, os.getcwd(), "model")
-    except NeuroconvError as exc:
-        raise NeuroconvError(str(exc).replace("config key 'model': ", "")) from None
+    calibration = parse_calibration(args.calibration, "--calibration")
     spec = {"family": args.neuron}
     if args.base is not None:
-        if args.neuron != "one_spike":
-            raise NeuroconvError("--base applies to --neuron one_spike only.")
+        with_base = _base_families(neuron_families())
+        if args.neuron not in with_base:
+            raise NeuroconvError(f"--base applies to --neuron {' / '.join(with_base)} only.")
         spec["base"] = args.base
-    if args.neuron == "one_spike":
-        neuron, timesteps = neuron_from_spec({**spec, "window": args.timesteps}), None
-    else:
-        neuron, timesteps = neuron_from_spec(spec), args.timesteps
-    kwargs = dict(neuron=neuron, timesteps=timesteps, readout=args.readout, per_channel=args.per_channel)
+    neuron = model_from_spec(spec, where="--neuron")
+    net = load_model(args.model, os.getcwd())
+    kwargs = dict(neuron=neuron, timesteps=args.timesteps, readout=args.readout, per_channel=args.per_channel)
     if calibration != "trained":
         data = load(args.dataset)
         x_cal = data.x_train[: args.calibration_images].reshape((-1,) + tuple(net.input_shape))
         kwargs.update(calibration_data=x_cal, method=calibration)
     snn = convert(net, **kwargs)
     path = snn.save(args.out)
-    print(f"wrote {path}: {type(neuron).__name__} network, {len(snn.hidden_layers)} spiking layer(s), "
-          f"{snn.n_synapses:,} synapses per image, {snn.timesteps} timesteps")
+    print(f"wrote {path}: {type(snn.neuron).__name__} network, {len(snn.hidden_layers)} spiking layer(s), "
+          f"{snn.n_synapses:,} synapses per image, T = {snn.timesteps} ({snn.run_steps} timesteps per run)")
     return 0
 
 
 def _run(args) -> int:
     import json
 
+    from neuroconv.conversion.converter import load_network
     from neuroconv.experiments.datasets import load
-    from neuroconv.conversion.saved import load_network
 
     _positive("--images", args.images)
     _positive("--timesteps", args.timesteps)
@@ -227,7 +236,8 @@ def _run(args) -> int:
                   progress=not args.no_progress, record_spikes=False)
     ann_pred = snn.ann.predict(x)
     report = {"network": args.network, "dataset": args.dataset, "device": res.device, "images": len(x),
-              "timesteps": snn.timesteps, "accuracy": res.accuracy(y), "ann_accuracy": float(np.mean(ann_pred == y)),
+              "timesteps": snn.timesteps, "run_steps": snn.run_steps, "accuracy": res.accuracy(y),
+              "ann_accuracy": float(np.mean(ann_pred == y)),
               "agreement_with_ann": float(np.mean(res.predictions == ann_pred)),
               "spikes_per_image": float(sum(c.sum() for c in res.spike_counts) / len(x)),
               "wall_s": round(res.wall_time, 3), "build_s": round(res.build_time, 3)}

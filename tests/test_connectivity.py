@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neuroconv import ann
-from neuroconv.conversion.connectivity import affine_chain, replicate_indices
+from neuroconv.conversion.connectivity import affine_chain
+from neuroconv.simulation.brian2.build import replicate_indices
 from nets import conv_nets, random_inputs
 
 

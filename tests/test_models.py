@@ -147,11 +147,13 @@ def test_saved_network_keeps_the_strings(small, tmp_path):
 def test_registry_round_trips_every_built_in_model():
     assert {"if", "one_spike", "tpp", "brian2"} <= set(MODELS)
     for model in (IF(reset="zero", shift=False), OneSpike(base=1.2, window=9), TPP(timesteps=5, unbiased=True),
-                  if_copy(initial_v=0.5)):
+                  if_copy(initial_v=0.5, output_equations=IF_EQUATIONS.replace("theta : 1 (constant)", ""))):
         spec = model_spec(model)
         assert model_from_spec(spec) == model
     with pytest.raises(nc.NeuroconvError, match="unknown neuron family"):
         model_from_spec({"family": "lif2"})
+    with pytest.warns(nc.NeuroconvWarning, match="reference_step function is not saved"):
+        model_spec(leaky(0.5))
 
 
 def test_timesteps_means_T_for_every_model(demo_net):

@@ -42,6 +42,14 @@ def test_tpp_example_runs(tmp_path, monkeypatch):
     exec(compile(code, "README TPP example", "exec"), {"__name__": "readme_tpp"})
 
 
+def test_own_model_example_runs(tmp_path, monkeypatch, capsys):
+    code = re.search(r"## Your own neuron model[^\n]*\n\n```python\n(.*?)\n```", _readme(), flags=re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README own-model example", "exec"), {"__name__": "readme_own_model"})
+    accuracy, equal = capsys.readouterr().out.split()[:2]
+    assert float(accuracy) > 0.95 and equal == "True"
+
+
 def test_real_models_example_runs(tmp_path, monkeypatch, capsys):
     pytest.importorskip("torch")
     code = re.search(r"## Real models[^\n]*\n.*?```python\n(.*?)\n```", _readme(), flags=re.S).group(1)

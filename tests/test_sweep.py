@@ -46,10 +46,19 @@ def test_config_cells_and_stable_ids(tmp_path):
     assert len(cfg.cells) == 6 and cfg.output == str(tmp_path / "out" / "table.csv")
     assert {c["neuron"] for c in cfg.cells} == {"if", "tpp", "fast_one_spike"}
     assert cfg.neurons["fast_one_spike"] == {"family": "one_spike", "base": 1.5}
+    # without a [neurons] table: every registered family that its name alone builds (not "brian2": strings)
+    from neuroconv.equations import registered
+
+    assert {"if", "tpp", "one_spike"} <= set(cfg.neurons) and "brian2" in registered() and "brian2" not in cfg.neurons
+    assert all(cfg.neurons[name] == {"family": name} for name in registered() if name in cfg.neurons)
     assert os.path.exists(cfg.models["builtin:digits_mlp"])
     again = load_config(write(tmp_path, GOOD))  # the model is prepared again: same ids
     assert [c["cell_id"] for c in cfg.cells] == [c["cell_id"] for c in again.cells]
     assert len({c["cell_id"] for c in cfg.cells}) == 6
+    # a named neuron's parameters are part of its cells' ids (a changed base runs again), not of the others'
+    other = load_config(write(tmp_path, GOOD.replace("base = 1.5", "base = 1.3")), prepare_models=False)
+    changed = {a["neuron"] for a, b in zip(cfg.cells, other.cells) if a["cell_id"] != b["cell_id"]}
+    assert changed == {"fast_one_spike"}
 
 
 @pytest.mark.parametrize("change, key, message", [
@@ -68,7 +77,14 @@ def test_config_cells_and_stable_ids(tmp_path):
     (("model = [\"builtin:digits_mlp\"]", "model = [\"missing.npz\"]"), "grid.model", "does not exist"),
     (("model = [\"builtin:digits_mlp\"]", "model = [\"builtin:resnet\"]"), "grid.model", "unknown builtin model"),
     (("base = 1.5", "base = 0.5"), "neurons.fast_one_spike", "base must be > 1"),
-    (("base = 1.5", "base = 1.5\nwindow = 8"), "neurons.fast_one_spike", "leave timesteps/window out"),
+    (("base = 1.5", "base = 1.5\nwindow = 8"), "neurons.fast_one_spike", "T comes from grid.timesteps.*'window'"),
+    (("family = \"one_spike\"\nbase = 1.5", "family = \"tpp\"\ntimesteps = 8"), "neurons.fast_one_spike",
+     "leave 'timesteps' out"),
+    (("family = \"one_spike\"\nbase = 1.5", "family = \"tpp\"\nphase = 8"), "neurons.fast_one_spike",
+     r"tpp has no parameter\(s\) \['phase'\]"),
+    (("family = \"one_spike\"\nbase = 1.5", "family = \"brian2\""), "neurons.fast_one_spike", "missing"),
+    (("neuron = [\"if\", \"tpp\", \"fast_one_spike\"]", "neuron = [\"brian2\"]"), "grid.neuron",
+     "unknown neuron 'brian2'"),
     (("family = \"one_spike\"", "family = \"lif\""), "neurons.fast_one_spike", "unknown neuron family 'lif'"),
     (("output = \"out/table.csv\"", "output = \"out/table.parquet\""), "sweep.output", "is a .csv file"),
 ])
@@ -162,7 +178,9 @@ def test_saved_network_round_trip_and_cli(tmp_path, capsys):
     out = tmp_path / "net.npz"
     assert cli.main(["convert", "builtin:digits_mlp", "--out", str(out), "--neuron", "tpp", "-T", "8"]) == 0
     snn = nc.load_network(out)
-    assert type(snn.neuron).__name__ == "TPP" and snn.neuron.timesteps == 8 and snn.timesteps == 16
+    # T is the phase; the run (two spiking layers) takes two phases
+    assert type(snn.neuron).__name__ == "TPP" and snn.neuron.timesteps == 8 and snn.timesteps == 8
+    assert snn.run_steps == 16
     assert cli.main(["run", str(out), "--dataset", "digits", "--device", "reference", "--images", "50",
                      "--seed", "1", "--out", str(tmp_path / "run.json"), "--no-progress"]) == 0
     text = capsys.readouterr().out
@@ -221,3 +239,59 @@ def test_table_is_plain_csv_with_versions(tmp_path):
     with open(cfg.output, newline="") as fh:
         (back,) = list(csv.DictReader(fh))
     assert back["cell_id"] == row["cell_id"] and float(back["accuracy"]) == pytest.approx(row["accuracy"])
+
+
+def test_one_spike_cell_takes_T_as_its_window(tmp_path, digits):
+    """grid.timesteps reaches convert as T for every family: One-Spike's window, no special case."""
+    import warnings
+
+    from neuroconv.equations import OneSpike
+    from neuroconv.experiments.demo import shipped_digits_mlp
+    from neuroconv.experiments.sweep import run_cell
+
+    cfg = load_config(write(tmp_path, GOOD))
+    cell = next(c for c in cfg.cells if c["neuron"] == "fast_one_spike" and c["timesteps"] == 4)
+    row = run_cell(cell, cfg.models["builtin:digits_mlp"], cfg.neurons["fast_one_spike"])
+    data = nc.datasets.load("digits")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nc.NeuroconvWarning)
+        snn = nc.convert(shipped_digits_mlp(), neuron=OneSpike(base=1.5), timesteps=4,
+                         calibration_data=data.x_train[:300])
+    assert snn.neuron.window == 4 and row["latency_steps"] == snn.run_steps == 8  # two windows of T
+    direct = snn.run(data.x_test[:60], device="reference", progress=False)
+    assert row["accuracy"] == pytest.approx(direct.accuracy(data.y_test[:60]))
+
+
+BRIAN2_IF = """
+[neurons.strings_if]
+family = "brian2"
+name = "strings_if"
+equations = '''
+dv/dt = (I + b) / dt : 1
+I : 1
+b : 1 (constant)
+theta : 1 (constant)
+'''
+threshold = "v >= theta"
+reset = "v -= theta"
+method = "euler"
+initial_v = 0.5
+"""
+
+
+def test_config_takes_a_model_from_brian2_strings(tmp_path):
+    """A [neurons] table of the "brian2" family (its strings): checked like any neuron, then run on Brian2
+    (the reference simulator has no step function for it), where it is the IF neuron it spells out."""
+    text = GOOD.replace('neuron = ["if", "tpp", "fast_one_spike"]', 'neuron = ["if", "strings_if"]').replace(
+        "timesteps = [4, 16]", "timesteps = [8]").replace("images = 60", "images = 20") + BRIAN2_IF
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.neurons["strings_if"]["family"] == "brian2" and len(cfg.cells) == 2
+    from neuroconv.experiments.sweep import run_cell
+
+    rows = [run_cell(dict(c, device="runtime"), cfg.models["builtin:digits_mlp"], cfg.neurons[c["neuron"]])
+            for c in cfg.cells]
+    assert rows[0]["device"] == rows[1]["device"] == "runtime" and rows[0]["accuracy"] > 0.8
+    assert rows[0]["accuracy"] == rows[1]["accuracy"] and rows[0]["spikes_per_image"] == rows[1]["spikes_per_image"]
+    with pytest.raises(nc.NeuroconvError, match="'neurons.strings_if'"):
+        load_config(write(tmp_path, text.replace('threshold = "v >= theta"', 'threshold = "v >= nothing"')),
+                    prepare_models=False)

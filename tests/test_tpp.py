@@ -177,7 +177,7 @@ def test_probabilities_are_clipped(tmp_path):
         res = snn.run(x, device=device, seed=1, progress=False)
         np.testing.assert_array_equal(res.spike_counts[0][0], [4, 0, 0, 2])
     threshold = snn.neuron.threshold
-    assert "neuroconv_uniform(rng_key, image_index, t_in_timesteps) < clip(v / theta / clip(" in threshold
+    assert "neuroconv_uniform(rng_key, image_index, step) < clip(v / theta / clip(" in threshold
     assert threshold.endswith(", 0, 1)")
 
 

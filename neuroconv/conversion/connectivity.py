@@ -17,7 +17,7 @@ from neuroconv.ann.layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatt
 #: Peak bytes per synapse while a convolution's or pooling's index arrays are built.
 _BUILD_BYTES_PER_SYNAPSE = 48
 
-__all__ = ["layer_matrix", "affine_chain", "affine_graph", "replicate_indices"]
+__all__ = ["layer_matrix", "affine_chain", "affine_graph"]
 
 
 def _window_indices(in_shape, out_hw, kernel, stride, padding):
@@ -138,17 +138,3 @@ def affine_graph(graph, node: int, sources: set):
     for m in parts.values():
         m.eliminate_zeros()
     return {src: m.tocsr() for src, m in parts.items()}, np.asarray(bias, dtype=np.float64)
-
-
-def replicate_indices(matrix, n_copies: int):
-    """Synapse arrays ``(i, j, w)`` of ``n_copies`` block-diagonal copies of ``matrix``.
-
-    Copy ``c`` connects presynaptic neurons ``c*n_in ...`` to postsynaptic ``c*n_out ...``.
-    """
-    coo = matrix.tocoo()
-    n_out, n_in = matrix.shape
-    offsets = np.arange(n_copies, dtype=np.int64)[:, None]
-    i = (coo.col[None, :].astype(np.int64) + offsets * n_in).ravel()
-    j = (coo.row[None, :].astype(np.int64) + offsets * n_out).ravel()
-    w = np.tile(coo.data, n_copies)
-    return i, j, w

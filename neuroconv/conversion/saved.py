@@ -31,7 +31,7 @@ def save_network(snn, path) -> str:
     saved (give it again to ``NeuronModel.from_brian2`` to run the loaded network on the reference)."""
     import brian2
 
-    from neuroconv import __version__
+    from neuroconv._version import __version__
     from neuroconv.ann.importers import npz_arrays
     from neuroconv.equations import model_spec
 

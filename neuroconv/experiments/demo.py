@@ -92,7 +92,7 @@ def run_demo(timesteps=DEMO_TIMESTEPS, device: str = "runtime", retrain: bool = 
 def _versions():
     import brian2
 
-    from neuroconv import __version__
+    from neuroconv._version import __version__
 
     return {"neuroconv": __version__, "brian2": brian2.__version__, "numpy": np.__version__,
             "python": platform.python_version()}

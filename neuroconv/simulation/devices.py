@@ -40,7 +40,12 @@ class Device:
     multiplexed: bool = False
     #: Holds synapses (Brian2): the ``max_synapses`` budget applies.
     synapses: bool = True
-    #: Runs only where this passes (e.g. a GPU is present); raises a NeuroconvError otherwise.
+    #: Code generation targets it takes (``codegen_target``; the first is the default).
+    targets: tuple = ("numpy",)
+    #: Records each neuron's smallest ``|v - theta|`` (``record_margin``).
+    margins: bool = False
+    #: ``check(snn)`` runs before anything is built and raises a NeuroconvError where the device cannot
+    #: run the network here (no GPU, a model without reference semantics).
     check: object = None
     #: Options passed to the runner as they are.
     options: dict = field(default_factory=dict)
@@ -171,7 +176,7 @@ def _choose_batch(snn, n_images, batch_size, max_synapses):
     return chosen
 
 
-def check_cuda_runnable():
+def check_cuda_runnable(snn=None):
     """Raise a clear error unless brian2cuda, nvcc and a GPU are all present (before building anything)."""
     from neuroconv.simulation.brian2 import cuda
 
@@ -190,9 +195,11 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
     dev = Device.parse(device)
     if codegen_target not in _TARGETS:
         raise NeuroconvError(f"codegen_target must be one of {_TARGETS}, got {codegen_target!r}.")
-    if codegen_target != "numpy" and dev.name != "runtime":
-        raise NeuroconvError(f"codegen_target={codegen_target!r} applies to device='runtime' only.")
-    if record_margin and dev.name != "reference":
+    if codegen_target not in dev.targets:
+        takes = [name for name, d in DEVICES.items() if codegen_target in d.targets]
+        raise NeuroconvError(f"codegen_target={codegen_target!r} applies to device={takes[0]!r} only." if takes else
+                             f"device={dev.name!r} takes codegen_target in {dev.targets}.")
+    if record_margin and not dev.margins:
         raise NeuroconvError("record_margin=True is available with device='reference' only.")
     model = snn.neuron
     if record_margin and model.stochastic:
@@ -207,13 +214,9 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
         seed = random_seed() if seed is None else int(seed)
     else:
         seed = None
-    if dev.name == "reference":
-        from neuroconv.simulation.reference import check_runnable
-
-        check_runnable(snn)
     x = snn.ann.check_input(x)
     if dev.check is not None:
-        dev.check()
+        dev.check(snn)
     x_flat = x.reshape(x.shape[0], -1)
     n = x_flat.shape[0]
     require_memory(8.0 * n * (sum(l.size for l in snn.layers) + snn.output_layer.size), f"the results of {n:,} images",
@@ -226,7 +229,7 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
     if dev.synapses:
         check_resources(snn, dev, n_copies, rounds, build_directory)
     t0 = time.perf_counter()
-    label = dev.name if dev.name != "runtime" else f"runtime/{codegen_target}"
+    label = dev.name if len(dev.targets) < 2 else f"{dev.name}/{codegen_target}"
     with tqdm(total=n, desc=f"neuroconv {label} T={snn.timesteps}", unit="img", disable=not progress,
               leave=False) as bar:
         batch, build_time = dev.run(snn, x_flat, n_copies, rounds, record_spikes, bar, seed=seed,
@@ -267,9 +270,16 @@ def build_on_device(snn, device="cpp_standalone", directory=None, batch_size=1, 
     return directory
 
 
-register_device(Device("runtime", "neuroconv.simulation.brian2.run:run_runtime"))
+def _check_reference(snn):
+    from neuroconv.simulation.reference import check_runnable
+
+    check_runnable(snn)
+
+
+register_device(Device("runtime", "neuroconv.simulation.brian2.run:run_runtime", targets=_TARGETS))
 register_device(Device("cpp_standalone", "neuroconv.simulation.brian2.standalone:run_standalone", standalone=True,
                        multiplexed=True, options={"device_name": "cpp_standalone"}))
 register_device(Device("cuda_standalone", "neuroconv.simulation.brian2.standalone:run_standalone", standalone=True,
                        check=check_cuda_runnable, options={"device_name": "cuda_standalone"}))
-register_device(Device("reference", "neuroconv.simulation.reference:run_reference", synapses=False))
+register_device(Device("reference", "neuroconv.simulation.reference:run_reference", synapses=False, margins=True,
+                       check=_check_reference))

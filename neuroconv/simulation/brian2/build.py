@@ -45,9 +45,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroconv.conversion.connectivity import replicate_indices
+__all__ = ["build_network", "set_image_base", "replicate_indices"]
 
-__all__ = ["build_network", "set_image_base"]
+
+def replicate_indices(matrix, n_copies: int):
+    """Synapse arrays ``(i, j, w)`` of ``n_copies`` block-diagonal copies of ``matrix``.
+
+    Copy ``c`` connects presynaptic neurons ``c*n_in ...`` to postsynaptic ``c*n_out ...``.
+    """
+    coo = matrix.tocoo()
+    n_out, n_in = matrix.shape
+    offsets = np.arange(n_copies, dtype=np.int64)[:, None]
+    i = (coo.col[None, :].astype(np.int64) + offsets * n_in).ravel()
+    j = (coo.row[None, :].astype(np.int64) + offsets * n_out).ravel()
+    w = np.tile(coo.data, n_copies)
+    return i, j, w
 
 
 def _input_objects(snn, n_copies, clock, round_clock=None, rounds=1):
