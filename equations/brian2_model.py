@@ -107,6 +107,9 @@ class Brian2Model(NeuronModel):
     def has_reference(self) -> bool:
         return self._reference_step is not None
 
+    def reference_margin(self, v, drive, theta):
+        return None  # the dynamics are the user's: no tie is excused
+
     def spec(self) -> dict:
         """JSON-ready description (the strings; a ``reference_step`` function is not saved)."""
         if callable(self._initial_v):

@@ -51,6 +51,9 @@ class MaxPoolRelay(NeuronModel):
         running_max = pool.forward(source_counts.reshape((-1,) + below).astype(np.float64))
         return running_max.reshape(source_counts.shape[0], -1)
 
+    def reference_margin(self, v, drive, theta):
+        return None  # integer counts: no float ties
+
     def reference_step(self, v: np.ndarray, drive: np.ndarray, theta: np.ndarray) -> np.ndarray:
         """``v`` is the relay's own count: it fires when the running maximum exceeds it."""
         spikes = drive > v

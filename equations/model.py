@@ -199,6 +199,11 @@ class NeuronModel:
         """One timestep in place (``drive``: the population's whole input this step); returns the spikes."""
         raise NeuroconvError(self._no_reference())
 
+    def reference_margin(self, v: np.ndarray, drive: np.ndarray, theta: np.ndarray):
+        """``|v - theta|`` at this step's threshold check, before :meth:`reference_step` (diagnoses float
+        ties; ``record_margin=True``), or None where the model cannot say."""
+        return np.abs(v + drive - theta)
+
     def reference_layer(self, layer, index: int, drive: np.ndarray, timesteps: int, *, seed=None, images=None,
                         record_margin=False):
         """Pipelined models: one population's whole window; returns ``(steps, counts, value, margin)``."""

@@ -20,9 +20,23 @@ needs_nvcc = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not o
 HAS_GPU = cuda.gpu_available()
 
 
-@pytest.fixture(params=["if", "one_spike", "tpp"])
+@pytest.fixture(params=["if", "one_spike", "tpp", "brian2_strings"])
 def small_snn(request, demo_net, digits):
     x_train, x_test, _, _ = digits
+    if request.param == "brian2_strings":  # a model from Brian2 strings: a leaky IF
+        from neuroconv.equations import NeuronModel
+
+        def leaky_step(v, drive, theta):
+            v *= 0.9
+            v += drive
+            spikes = v >= theta
+            v -= theta * spikes
+            return spikes
+
+        model = NeuronModel.from_brian2("dv/dt = (v * (decay - 1) + I + b) / dt : 1\nI : 1\nb : 1 (constant)\n"
+                                        "theta : 1 (constant)", threshold="v >= theta", reset="v -= theta",
+                                        namespace={"decay": 0.9}, reference_step=leaky_step, name="leaky")
+        return nc.convert(demo_net, neuron=model, timesteps=16, calibration_data=x_train), x_test
     if request.param == "one_spike":
         return nc.convert(demo_net, neuron=OneSpike(), calibration_data=x_train), x_test
     if request.param == "tpp":  # rand() in the threshold and in an initial value: cuRAND
@@ -46,9 +60,9 @@ def test_cuda_project_generates_and_compiles(small_snn, tmp_path, monkeypatch):
 @pytest.mark.cuda
 @pytest.mark.skipif(HAS_GPU, reason="a GPU is present")
 def test_running_without_gpu_is_a_clear_error(small_snn, monkeypatch):
-    import neuroconv.simulation.brian2.backend as backend
+    import neuroconv.simulation.brian2.standalone as standalone
 
-    monkeypatch.setattr(backend, "run_standalone", lambda *a, **k: pytest.fail("started a build"))
+    monkeypatch.setattr(standalone, "run_standalone", lambda *a, **k: pytest.fail("started a build"))
     snn, x = small_snn
     with pytest.raises(nc.NeuroconvError, match="needs an NVIDIA GPU to run"):
         snn.run(x[:2], device="cuda_standalone", progress=False)

@@ -17,15 +17,18 @@ def net(rng):
 @pytest.fixture
 def no_simulation(monkeypatch):
     """Fail the test if anything reaches a backend."""
-    import neuroconv.simulation.brian2.backend as backend
+    import neuroconv.simulation.brian2.build as build
+    import neuroconv.simulation.brian2.run as run
+    import neuroconv.simulation.brian2.standalone as standalone
     import neuroconv.simulation.reference as reference
 
     def forbidden(*args, **kwargs):
         raise AssertionError("a simulation started before the input was validated")
 
-    monkeypatch.setattr(backend, "build_network", forbidden)
-    monkeypatch.setattr(backend, "run_runtime", forbidden)
-    monkeypatch.setattr(backend, "run_standalone", forbidden)
+    for module in (build, run, standalone):
+        monkeypatch.setattr(module, "build_network", forbidden)
+    monkeypatch.setattr(run, "run_runtime", forbidden)
+    monkeypatch.setattr(standalone, "run_standalone", forbidden)
     monkeypatch.setattr(reference, "simulate", forbidden)
 
 

@@ -167,3 +167,17 @@ def test_timesteps_means_T_for_every_model(demo_net):
     with pytest.raises(nc.NeuroconvError, match="give T once"):
         nc.convert(demo_net, neuron=OneSpike(window=5), timesteps=6, thresholds=thresholds)
     assert [snn.window(k) for k in range(2)] == [(0, 6), (6, 6)]
+
+
+@pytest.mark.parametrize("name, T, run_steps", [("if", 16, 16), ("tpp", 6, 12), ("one_spike", 12, 36)])
+def test_networks_saved_by_0_1_0_load_and_run_as_they_did(name, T, run_steps, digits):
+    """Files written by neuroconv 0.1.0 (tests/data, with that version's reference runs on 20 test digits)."""
+    import pathlib
+
+    data = pathlib.Path(__file__).parent / "data"
+    snn = nc.load_network(data / f"saved_0.1.0_{name}.npz")
+    assert (snn.timesteps, snn.run_steps) == (T, run_steps)
+    expected = np.load(data / "saved_0.1.0_runs.npz")
+    res = snn.run(digits[1][:20], device="reference", seed=3, progress=False)
+    np.testing.assert_array_equal(res.spike_counts[0], expected[f"{name}_counts0"])
+    np.testing.assert_allclose(res.output, expected[f"{name}_output"], rtol=1e-12, atol=1e-12)

@@ -70,8 +70,9 @@ def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, 
             if not layer.spiking:
                 v[k] += drive
                 continue
-            if record_margin and not model.reads_counts:
-                np.minimum(margins[k], np.abs(v[k] + drive - layer.theta), out=margins[k])
+            margin = model.reference_margin(v[k], drive, layer.theta) if record_margin else None
+            if margin is not None:
+                np.minimum(margins[k], margin, out=margins[k])
             spikes = model.reference_step(v[k], drive, layer.theta)
             counts[k] += spikes
             if record_spikes:

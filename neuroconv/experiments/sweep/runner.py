@@ -25,7 +25,8 @@ def run_cell(cell: dict, model_file: str, neuron_spec: dict) -> dict:
 
     import brian2
 
-    from neuroconv import __version__, ann
+    from neuroconv import ann
+    from neuroconv._version import __version__
     from neuroconv.conversion.converter import convert
     from neuroconv.errors import NeuroconvWarning
 
