@@ -17,7 +17,7 @@ Timing
     its value (IF: the whole run, all layers at once; TPP: the length of each phase;
     One-Spike: its window). :meth:`bind` returns the model with T set, :meth:`run_steps`
     the length of a run of a network with ``n`` spiking populations (IF: T; pipelined
-    models: ``n * T``), :meth:`window` each population's firing window.
+    models: ``n * T``), :meth:`firing_window` each population's firing window.
 Graphs
     ``pipelined`` models work one window apart, layer by layer: they convert chains only
     (:meth:`check_network`).
@@ -149,7 +149,7 @@ class NeuronModel:
         """Length of a run (timesteps from the input to the readout) with ``n_spiking`` spiking populations."""
         return n_spiking * timesteps if self.pipelined else timesteps
 
-    def window(self, index: int, timesteps: int) -> tuple:
+    def firing_window(self, index: int, timesteps: int) -> tuple:
         """``(first step, length)`` of population ``index``'s firing window."""
         return (index * timesteps, timesteps) if self.pipelined else (0, timesteps)
 

@@ -19,6 +19,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 import neuroconv as nc
+from brian2 import ms
 from neuroconv import ann
 from neuroconv.equations import IF, TPP, OneSpike
 
@@ -149,7 +150,7 @@ def _nonfinite(draw):
               lambda: _convert(thresholds=None, calibration_data=poke((4, 6))), "calibration_data"),
         _case("nonfinite", f"timesteps={value}", lambda: _convert(timesteps=value), "timesteps"),
         _case("nonfinite", f"OneSpike(base={value})", lambda: OneSpike(base=value), "base"),
-        _case("nonfinite", f"dt={value} ms", lambda: _convert(dt=value * nc.conversion.ms), "dt"),
+        _case("nonfinite", f"dt={value} ms", lambda: _convert(dt=value * ms), "dt"),
     ]))
 
 
@@ -165,7 +166,7 @@ def _nonpositive(draw):
         _case("nonpositive", f"TPP(timesteps={k})", lambda: TPP(timesteps=k), "timesteps", "phase length"),
         _case("nonpositive", f"batch_size={k}", lambda: _run(batch_size=k), "batch_size"),
         _case("nonpositive", f"rounds={k}", lambda: _run(device="cpp_standalone", rounds=k), "rounds"),
-        _case("nonpositive", f"dt={r} ms", lambda: _convert(dt=r * nc.conversion.ms), "dt"),
+        _case("nonpositive", f"dt={r} ms", lambda: _convert(dt=r * ms), "dt"),
         _case("nonpositive", f"max_synapses={k}", lambda: _run(device="runtime", max_synapses=k), "max_synapses"),
         _case("nonpositive", f"seed={k - 1}", lambda: _run(seed=k - 1), "seed"),
         _case("nonpositive", f"percentile method={r}", lambda: _convert(thresholds=None, calibration_data=_x(8),

@@ -71,7 +71,7 @@ def test_other_convert_arguments(net):
         nc.convert(net, timesteps=8, thresholds=[1.0], dt=1 * mV)
     with pytest.raises(nc.NeuroconvError, match="dt must be positive"):
         nc.convert(net, timesteps=8, thresholds=[1.0], dt=-1 * ms)
-    with pytest.raises(nc.NeuroconvError, match="neuron must be a model"):
+    with pytest.raises(nc.NeuroconvError, match="neuron must be a neuron model"):
         nc.convert(net, neuron="IF", timesteps=8, thresholds=[1.0])
     with pytest.raises(nc.NeuroconvError, match="net must be a neuroconv.ann.Sequential"):
         nc.convert([ann.ReLU()], timesteps=8, thresholds=[1.0])

@@ -108,7 +108,7 @@ def test_bad_input_is_refused_before_simulating(snn8, digits, demo_net, monkeypa
     with pytest.raises(nc.NeuroconvError, match="tpp must be True, False or a TPP model"):
         permutation_experiment(snn8, x, y, tpp="yes")
     tpp = nc.convert(demo_net, neuron=TPP(), timesteps=4, thresholds=[1.0, 1.0])
-    with pytest.raises(nc.NeuroconvError, match="runs IF networks"):
+    with pytest.raises(nc.NeuroconvError, match="runs networks whose layers work together"):
         permutation_experiment(tpp, x, y)
 
 

@@ -91,7 +91,7 @@ def test_latency_and_run_length(demo_net, digits):
     model = OneSpike(base=1.2, window=10)
     snn = nc.convert(demo_net, neuron=model, calibration_data=x_train)
     n_weight_layers = 3
-    assert snn.latency_steps == (n_weight_layers - 1) * 10 == snn.timesteps
+    assert snn.latency_steps == (n_weight_layers - 1) * 10 == snn.run_steps and snn.timesteps == 10
     assert snn.latency == 20 * snn.dt
     spiking = nc.convert(demo_net, neuron=model, calibration_data=x_train, readout="spikes")
     assert spiking.latency_steps == 3 * 10
@@ -176,12 +176,15 @@ def test_window_too_short_for_calibration_data_warns(demo_net, digits):
         nc.convert(demo_net, neuron=OneSpike(base=1.1, window=8), calibration_data=x_train)
 
 
-def test_timesteps_and_with_timesteps_refused(demo_net, digits):
-    with pytest.raises(nc.NeuroconvError, match="window sets the timing"):
-        nc.convert(demo_net, neuron=OneSpike(), timesteps=32, thresholds=[1.0, 1.0])
-    snn = nc.convert(demo_net, neuron=OneSpike(), thresholds=[1.0, 1.0])
-    with pytest.raises(nc.NeuroconvError, match="OneSpike\\(window=...\\)"):
-        snn.with_timesteps(10)
+def test_timesteps_is_the_window(demo_net, digits):
+    """``timesteps`` is T, One-Spike's window: given once it sets the window, given twice it must agree."""
+    with pytest.raises(nc.NeuroconvError, match="give T once"):
+        nc.convert(demo_net, neuron=OneSpike(window=20), timesteps=32, thresholds=[1.0, 1.0])
+    snn = nc.convert(demo_net, neuron=OneSpike(), timesteps=32, thresholds=[1.0, 1.0])
+    assert snn.neuron.window == snn.timesteps == 32 and snn.run_steps == 64
+    shorter = snn.with_timesteps(10)
+    assert shorter.neuron == OneSpike(window=10) and shorter.run_steps == 20
+    np.testing.assert_array_equal(shorter.thresholds[0], snn.thresholds[0])
 
 
 def test_overflowing_growth_refused(demo_net):

@@ -10,7 +10,7 @@ from scipy import stats
 
 import neuroconv as nc
 from neuroconv.simulation.brian2.build_cache import _canonical
-from neuroconv.simulation.devices import MAX_IMAGES_PER_RUN, Device, _choose_rounds
+from neuroconv.simulation.devices import DEVICES, MAX_IMAGES_PER_RUN, _choose_rounds
 from nets import conv_nets, dense_nets, graph_nets
 from test_equivalence import SLOW_SETTINGS, check_device, convert_random
 from test_tpp import RULES, assert_counts_bounded, identity_snn
@@ -66,7 +66,7 @@ def test_tpp_rounds_follow_the_exact_distribution(model):
 
 def test_automatic_batch_and_rounds(demo_net, digits):
     snn = nc.convert(demo_net, timesteps=8, calibration_data=digits[0])
-    dev = Device.CPP_STANDALONE
+    dev = DEVICES["cpp_standalone"]
     batch, rounds = _choose_rounds(snn, dev, 10_000, None, None)
     assert batch == 65536 // snn.n_synapses
     runs = -(-10_000 // (batch * rounds))
@@ -74,8 +74,8 @@ def test_automatic_batch_and_rounds(demo_net, digits):
     assert _choose_rounds(snn, dev, 10_000, 100, None) == (100, 50)  # 100 batches: 2 runs of 50 rounds
     assert _choose_rounds(snn, dev, 5, None, None) == (5, 1)
     assert _choose_rounds(snn, dev, 10_000, None, 3) == (None, 3)
-    assert _choose_rounds(snn, Device.RUNTIME, 10_000, None, None) == (None, 1)
-    assert _choose_rounds(snn, Device.CUDA_STANDALONE, 10_000, 64, None) == (64, 1)
+    assert _choose_rounds(snn, DEVICES["runtime"], 10_000, None, None) == (None, 1)
+    assert _choose_rounds(snn, DEVICES["cuda_standalone"], 10_000, 64, None) == (64, 1)
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -157,7 +157,7 @@ class SpikingNetwork:
 
     def window(self, k: int) -> tuple:
         """``(first step, length)`` of population ``k``'s firing window."""
-        return self.neuron.window(k, self.timesteps)
+        return self.neuron.firing_window(k, self.timesteps)
 
     def _first_off_chain(self):
         """The first population that is not a neuron population fed by the one before it, or None."""
@@ -200,8 +200,12 @@ class SpikingNetwork:
 
     def with_timesteps(self, timesteps: int) -> "SpikingNetwork":
         """The same network with another T (same thresholds and weights)."""
-        neuron = self.neuron.with_timesteps(timesteps)
-        return dataclasses.replace(self, neuron=neuron, timesteps=int(timesteps))
+        from neuroconv.equations.model import check_timesteps
+
+        T = check_timesteps(timesteps)
+        snn = dataclasses.replace(self, neuron=self.neuron.with_timesteps(T), timesteps=T)
+        check_timesteps(snn.run_steps, "the run length")
+        return snn
 
     def run(self, x, device: str = "runtime", batch_size: int | None = None, codegen_target: str = "numpy",
             record_spikes: bool = True, progress: bool = True, **options):
@@ -209,10 +213,11 @@ class SpikingNetwork:
 
         Parameters
         ----------
-        device : {"runtime", "cpp_standalone", "cuda_standalone", "reference"}
+        device : {"runtime", "cpp_standalone", "cuda_standalone", "reference"} or a registered device
             Brian2 runtime mode, Brian2 C++ standalone (compiled once per call, re-run per
             batch with new inputs), brian2cuda's CUDA standalone (needs the ``cuda`` extra,
-            nvcc and a GPU), or the numpy reference simulator.
+            nvcc and a GPU), or the numpy reference simulator (``neuroconv.DEVICES`` lists them;
+            ``neuroconv.register_device`` adds one).
         batch_size : int, optional
             Images simulated together (Brian2: replicated populations). Default: chosen so
             that one build holds at most ``max_synapses`` synapses (option, default 2e7,
