@@ -89,7 +89,7 @@ def _register_builtin():
     def _relu(m, shape):
         return ReLU()
 
-    from neuroconv.experiments.training import QCFS, ClipReLU
+    from neuroconv.ann.torch_activations import QCFS, ClipReLU
 
     @register_module(ClipReLU)
     def _clip(m, shape):
