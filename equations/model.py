@@ -86,6 +86,8 @@ class NeuronModel:
     input_when = "before_groups"
     #: Brian2 integration method.
     method = "euler"
+    #: The Brian2 reset statement.
+    reset_code = "v -= theta"
     #: Whether the model draws random numbers (then ``run(seed=...)`` matters).
     stochastic = False
     #: Layers work one window apart (layer by layer): chains only, reference via ``reference_layer``.
@@ -104,9 +106,6 @@ class NeuronModel:
     def namespace(self) -> dict:
         """External names (functions, constants) the Brian2 strings use."""
         return {}
-
-    #: The Brian2 reset statement.
-    reset_code = "v -= theta"
 
     def brian2_values(self, layer, index: int, snn) -> dict:
         """Initial values and parameters of population ``index``'s Brian2 variables (one copy;
