@@ -118,6 +118,11 @@ class NeuronModel:
         """Initial membrane of a spiking population with thresholds ``theta``."""
         return np.zeros_like(theta)
 
+    def random_keys(self, seed: int, index: int, size: int):
+        """Counter-based models: ``rng_key`` of population ``index``'s ``size`` neurons for ``seed`` (the
+        builder then adds ``image_index``, the image's position in the run's input); None for the others."""
+        return None
+
     # --- timing -----------------------------------------------------------------------
     @property
     def timesteps(self):

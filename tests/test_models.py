@@ -181,3 +181,14 @@ def test_networks_saved_by_0_1_0_load_and_run_as_they_did(name, T, run_steps, di
     res = snn.run(digits[1][:20], device="reference", seed=3, progress=False)
     np.testing.assert_array_equal(res.spike_counts[0], expected[f"{name}_counts0"])
     np.testing.assert_allclose(res.output, expected[f"{name}_output"], rtol=1e-12, atol=1e-12)
+
+
+def test_model_with_brian2_random_numbers_is_stochastic_and_seeded(small):
+    """rand() in the strings: the model says it is stochastic, and run(seed=) repeats its spikes on runtime."""
+    net, x_cal, x, _ = small
+    noisy = NeuronModel.from_brian2(IF_EQUATIONS, threshold="v >= theta + 0.1 * rand()", reset="v -= theta",
+                                    name="noisy")
+    assert noisy.stochastic and not if_copy().stochastic
+    snn = nc.convert(net, neuron=noisy, timesteps=8, calibration_data=x_cal)
+    a, b = (snn.run(x[:4], device="runtime", seed=4, progress=False) for _ in range(2))
+    assert a.seed == 4 and counts_equal(a, b)

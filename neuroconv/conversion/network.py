@@ -28,7 +28,7 @@ class SpikingLayer:
 
     ``kind`` is ``"neuron"`` (a ReLU layer, or the output: neurons of the chosen model) or
     ``"maxpool"`` (a relay that passes on the spikes of its window's running maximum count,
-    see :mod:`neuroconv.brian2_backend`). ``sources`` are the populations it receives from
+    see :mod:`neuroconv.equations.maxpool`). ``sources`` are the populations it receives from
     (``-1``: the analog input); ``node`` is the ANN layer whose output it carries and
     ``drive_node`` the layer whose value is its input (the pre-activation). ``theta`` holds
     one threshold per neuron (None for the non-spiking membrane readout).

@@ -139,7 +139,6 @@ def readouts_over_time(snn, x, steps, batch_size: int = 500, progress: bool = Tr
         raise NeuroconvError(f"readouts_over_time reads networks whose layers work together (such as IF); "
                              f"{type(snn.neuron).__name__} layers work one window apart, so shorter runs are not "
                              "prefixes of longer ones.")
-    check_runnable(snn)
     steps = sorted({int(t) for t in steps})
     if not steps or steps[0] < 1:
         raise NeuroconvError(f"steps must be positive ints, got {steps!r}.")

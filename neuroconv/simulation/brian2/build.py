@@ -126,15 +126,14 @@ def _image_index_equations(snn, n_copies, rounds):
 
 
 def set_image_base(snn, net, start, run_args=None):
-    """Tell stochastic groups that copy 0 holds image ``start`` (in place, or as standalone ``run_args``)."""
-    if not getattr(snn.neuron, "stochastic", False):
-        return
+    """Tell counter-based groups that copy 0 holds image ``start`` (in place, or as standalone ``run_args``)."""
     for layer in snn.layers:
-        if layer.spiking:
+        group = net[layer.name]
+        if "image_base" in group.variables:
             if run_args is None:
-                net[layer.name].image_base = start
+                group.image_base = start
             else:
-                run_args[net[layer.name].image_base] = start
+                run_args[group.image_base] = start
 
 
 def _step_equation(snn, model, strings, round_clock) -> str:
@@ -162,9 +161,10 @@ def _population(snn, k, n_copies, clock, threshold_order, round_clock=None, seed
     values = model.brian2_values(layer, k, snn)
     if layer.spiking:
         equations, threshold, reset, method = model.equations, model.threshold, model.reset_code, model.method
-        if model.stochastic and hasattr(model, "random_keys"):
+        keys = model.random_keys(seed, k, layer.size)
+        if keys is not None:
             equations += _image_index_equations(snn, n_copies, round_clock is not None)
-            values.update(rng_key=model.random_keys(seed, k, layer.size), image_base=0)
+            values.update(rng_key=keys, image_base=0)
     else:
         equations, threshold, reset, method = model.output_equations, None, None, model.method
     equations += _step_equation(snn, model, (equations, threshold, reset), round_clock)
