@@ -8,6 +8,7 @@ model from your own Brian2 strings (``equations/brian2_model.py``).
 
 from neuroconv.equations.brian2_model import Brian2Model
 from neuroconv.equations.if_neuron import IF
+from neuroconv.equations.lif import LIF
 from neuroconv.equations.maxpool import MAXPOOL_RELAY, MaxPoolRelay
 from neuroconv.equations.model import DEFAULT_TIMESTEPS, NeuronModel
 from neuroconv.equations.one_spike import OneSpike
@@ -21,7 +22,8 @@ NeuronModel.from_brian2 = staticmethod(Brian2Model)
 register("if", IF)
 register("one_spike", OneSpike)
 register("tpp", TPP)
+register("lif", LIF)
 register("brian2", Brian2Model)
 
-__all__ = ["NeuronModel", "IF", "OneSpike", "TPP", "MaxPoolRelay", "MAXPOOL_RELAY", "Brian2Model", "register",
+__all__ = ["NeuronModel", "IF", "LIF", "OneSpike", "TPP", "MaxPoolRelay", "MAXPOOL_RELAY", "Brian2Model", "register",
            "registered", "model_spec", "model_from_spec", "MODELS", "DEFAULT_TIMESTEPS"]

@@ -28,8 +28,10 @@ Readout and values
     has a closed form).
 Reference semantics (numpy)
     Models that step all layers together (``pipelined = False``) give
-    :meth:`reference_step`; pipelined ones give :meth:`reference_layer`. The reference
-    simulator runs nothing else, so a model without them cannot run there (it says so).
+    :meth:`reference_step` (stateless: the membrane is all there is), or
+    :meth:`reference_population` for per-neuron state (refractoriness, thresholds, noise
+    streams); pipelined ones give :meth:`reference_layer`. The reference simulator runs
+    nothing else, so a model without them cannot run there (it says so).
 Stochastic models
     ``stochastic = True`` models draw their random numbers from a seed (``run(seed=...)``).
 """
@@ -43,7 +45,7 @@ import numpy as np
 from neuroconv._checks import MAX_TIMESTEPS
 from neuroconv.errors import NeuroconvError
 
-__all__ = ["NeuronModel", "DEFAULT_TIMESTEPS", "check_timesteps"]
+__all__ = ["NeuronModel", "ReferencePopulation", "DEFAULT_TIMESTEPS", "check_timesteps"]
 
 #: T when neither ``convert(timesteps=...)`` nor the model sets it.
 DEFAULT_TIMESTEPS = 32
@@ -101,6 +103,13 @@ class NeuronModel:
     timesteps_field: str | None = None
     #: Registry name (set by ``register``).
     registry_name: str | None = None
+    #: Brian2's ``refractory`` argument of the spiking groups (False: none).
+    brian2_refractory = False
+
+    def on_pre_into(self, spiking: bool) -> str:
+        """``on_pre`` of the synapses into a population that spikes (``spiking``) or into the
+        non-spiking output (which has the output equations)."""
+        return self.on_pre
 
     @property
     def namespace(self) -> dict:
@@ -213,6 +222,12 @@ class NeuronModel:
         """Pipelined models: one population's whole window; returns ``(steps, counts, value, margin)``."""
         raise NeuroconvError(self._no_reference())
 
+    def reference_population(self, layer, index: int, snn, batch: int, *, seed=None, images=None):
+        """The reference state of spiking population ``index`` for ``batch`` images (stepwise models):
+        a :class:`ReferencePopulation`. ``seed`` and ``images`` (the images' positions in the run's
+        input) feed counter-based random numbers. The default wraps :meth:`reference_step`."""
+        return ReferencePopulation(self, layer.theta, np.tile(self.initial_v(layer.theta), (batch, 1)))
+
     @property
     def has_reference(self) -> bool:
         """Whether the numpy reference simulator can run this model."""
@@ -224,3 +239,19 @@ class NeuronModel:
     def _no_reference(self) -> str:
         return (f"{self!r} has no numpy reference semantics, so device='reference' cannot run it; run it on a "
                 "Brian2 device, or give the model reference_step=(v, drive, theta) -> spikes.")
+
+
+class ReferencePopulation:
+    """One spiking population of a batch in the reference simulator: its membrane ``v`` (batch, n)
+    and the model's step. Models with more state subclass it (``NeuronModel.reference_population``)."""
+
+    def __init__(self, model, theta, v):
+        self.model, self.theta, self.v = model, theta, v
+
+    def margin(self, drive, t):
+        """``|v - threshold|`` at step ``t``'s threshold check (before :meth:`step`), or None."""
+        return self.model.reference_margin(self.v, drive, self.theta)
+
+    def step(self, drive, t):
+        """Advance step ``t`` in place with the population's whole input ``drive``; return the spikes."""
+        return self.model.reference_step(self.v, drive, self.theta)

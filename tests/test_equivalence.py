@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import neuroconv as nc
-from neuroconv.equations import IF, TPP, OneSpike
+from brian2 import ms
+from neuroconv.equations import IF, LIF, TPP, OneSpike
 from nets import assert_equivalent, conv_nets, dense_nets, graph_nets, random_inputs
 
 SLOW_SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -20,6 +21,15 @@ def draw_neuron(data, kind):
     if kind == "tpp":
         return dict(neuron=TPP(unbiased=data.draw(st.booleans(), label="unbiased")),
                     timesteps=data.draw(st.integers(1, 12), label="T"))
+    if kind == "lif":
+        neuron = LIF(tau=data.draw(st.sampled_from([float("inf"), 2.0, 5.0, 20.0, 200.0]), label="tau_ms") * ms,
+                     refractory=data.draw(st.integers(0, 3), label="refractory_steps") * ms,
+                     noise=data.draw(st.sampled_from([0.0, 0.05, 0.3]), label="noise"),
+                     threshold_jitter=data.draw(st.sampled_from([0.0, 0.2]), label="jitter"),
+                     reset=data.draw(st.sampled_from(["subtract", "zero"]), label="reset"),
+                     shift=data.draw(st.booleans(), label="shift"),
+                     jitter_seed=data.draw(st.integers(0, 3), label="jitter_seed"))
+        return dict(neuron=neuron, timesteps=data.draw(st.integers(1, 24), label="T"), dt=1 * ms)
     if kind == "one_spike":
         neuron = OneSpike(base=data.draw(st.sampled_from([1.05, 1.1, 1.2, 1.5, 2.0, 3.0]), label="base"),
                           window=data.draw(st.integers(1, 24), label="window"))
@@ -48,7 +58,11 @@ def convert_random(net, rng, data, kind="if"):
 
 
 def check_device(snn, x, device, seed=5, **kw):
-    if snn.neuron.stochastic:
+    if snn.neuron.stochastic and not snn.neuron.pipelined:
+        # stepwise noise (LIF): counter-based draws, the same on both sides; ties as for deterministic models
+        ref = snn.run(x, device="reference", progress=False, seed=seed, record_margin=True)
+        kw["seed"] = seed
+    elif snn.neuron.stochastic:
         # counter-based random numbers: the same draws on both sides, so no difference is tolerated
         ref = snn.run(x, device="reference", progress=False, seed=seed)
         ref.threshold_margin = [np.full(c.shape, np.inf) for c in ref.spike_counts + [ref.output_spike_counts]
@@ -63,7 +77,8 @@ def check_device(snn, x, device, seed=5, **kw):
 def random_network_test(n_networks, device, kind="if", **options):
     """A hypothesis test: ``n_networks`` random Dense/Conv networks of ``kind`` neurons (IF: also residual
     networks with max-pooling), ``device`` against the reference."""
-    nets = st.one_of(dense_nets(), conv_nets(), graph_nets()) if kind == "if" else st.one_of(dense_nets(), conv_nets())
+    stepwise = kind in ("if", "lif")
+    nets = st.one_of(dense_nets(), conv_nets(), graph_nets()) if stepwise else st.one_of(dense_nets(), conv_nets())
 
     @settings(max_examples=n_networks, **SLOW_SETTINGS)
     @given(net_rng=nets, data=st.data())
@@ -96,6 +111,13 @@ test_one_spike_standalone_matches_reference_few = pytest.mark.standalone(
     random_network_test(2, "cpp_standalone", "one_spike"))
 test_one_spike_standalone_matches_reference_full = pytest.mark.slow(pytest.mark.standalone(
     random_network_test(100, "cpp_standalone", "one_spike")))
+
+test_lif_runtime_numpy_matches_reference = random_network_test(60, "runtime", "lif")
+test_lif_cython_matches_reference_few = pytest.mark.cython(random_network_test(3, "runtime", "lif",
+                                                                               codegen_target="cython"))
+test_lif_standalone_matches_reference_few = pytest.mark.standalone(random_network_test(2, "cpp_standalone", "lif"))
+test_lif_standalone_matches_reference_full = pytest.mark.slow(pytest.mark.standalone(
+    random_network_test(100, "cpp_standalone", "lif")))
 
 
 def test_demo_network_all_devices_runtime_numpy(demo_net, digits):

@@ -202,7 +202,7 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
     if record_margin and not dev.margins:
         raise NeuroconvError("record_margin=True is available with device='reference' only.")
     model = snn.neuron
-    if record_margin and model.stochastic:
+    if record_margin and model.stochastic and model.pipelined:
         raise NeuroconvError("record_margin=True diagnoses float ties of deterministic models; "
                              f"{type(model).__name__} is stochastic.")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))

@@ -42,17 +42,30 @@ def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=
         if progress_bar is not None:
             progress_bar.update(x_flat.shape[0])
         return result
-    return _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, snapshots)
+    return _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, snapshots, seed, image_offset)
 
 
-def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, snapshots):
+def _seeded(snn, seed):
+    """``seed``, or a fresh one when a population is stochastic and none was given."""
+    if seed is None and any(snn.model_of(k).stochastic for k in range(len(snn.layers))):
+        from neuroconv.equations._random import random_seed
+
+        return random_seed()
+    return seed
+
+
+def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, snapshots, seed=None,
+                       image_offset=0):
     """All populations advance together, one timestep at a time, in order."""
     batch = x_flat.shape[0]
     T = snn.run_steps
     layers = snn.layers
     models = [snn.model_of(k) for k in range(len(layers))]
-    v = [np.tile(m.initial_v(l.theta), (batch, 1)) if l.spiking else np.zeros((batch, l.size))
-         for m, l in zip(models, layers)]
+    seed = _seeded(snn, seed)
+    images = image_offset + np.arange(batch)
+    pops = [m.reference_population(l, k, snn, batch, seed=seed, images=images) if l.spiking else None
+            for k, (m, l) in enumerate(zip(models, layers))]
+    v = [p.v if p is not None else np.zeros((batch, l.size)) for p, l in zip(pops, layers)]
     counts = [np.zeros((batch, l.size), dtype=np.int64) for l in layers]
     margins = [np.full((batch, l.size), np.inf) for l in layers] if record_margin else None
     events = [[] for _ in layers]
@@ -70,10 +83,10 @@ def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, 
             if not layer.spiking:
                 v[k] += drive
                 continue
-            margin = model.reference_margin(v[k], drive, layer.theta) if record_margin else None
+            margin = pops[k].margin(drive, t) if record_margin else None
             if margin is not None:
                 np.minimum(margins[k], margin, out=margins[k])
-            spikes = model.reference_step(v[k], drive, layer.theta)
+            spikes = pops[k].step(drive, t)
             counts[k] += spikes
             if record_spikes:
                 image, neuron = np.nonzero(spikes)
@@ -154,13 +167,13 @@ def readouts_over_time(snn, x, steps, batch_size: int = 500, progress: bool = Tr
     return {t: np.concatenate(parts[t]) for t in steps}
 
 
-def run_population(snn, index, inputs):
+def run_population(snn, index, inputs, seed=None):
     """Models whose layers work together (IF): population ``index`` alone, driven by the analog input (``index == 0``, ``(batch, n_in)``)
     or by the spike trains of the population below (bool ``(T, batch, n_below)``).
 
     The same operations in the same order as :func:`simulate`, so feeding each population the
     trains of the one below reproduces the full run exactly. Returns the population's
-    trains ``(T, batch, n)`` if it spikes, else the membrane readout.
+    trains ``(T, batch, n)`` if it spikes, else the membrane readout. ``seed``: noisy models' draws.
     """
     snn.require_chain("running one population at a time")
     check_runnable(snn)
@@ -171,12 +184,16 @@ def run_population(snn, index, inputs):
     else:
         theta_below = snn.layers[index - 1].theta
         batch = inputs.shape[1]
-    v = np.tile(model.initial_v(layer.theta), (batch, 1)) if layer.spiking else np.zeros((batch, layer.size))
+    if layer.spiking:
+        pop = model.reference_population(layer, index, snn, batch, seed=_seeded(snn, seed), images=np.arange(batch))
+        v = pop.v
+    else:
+        v = np.zeros((batch, layer.size))
     trains = np.zeros((T, batch, layer.size), dtype=bool)
     for t in range(T):
         drive = constant if index == 0 else layer.drive(inputs[t] * theta_below)
         if layer.spiking:
-            trains[t] = model.reference_step(v, drive, layer.theta)
+            trains[t] = pop.step(drive, t)
         else:
             v += drive
     return trains if layer.spiking else model.readout(snn, v=v)

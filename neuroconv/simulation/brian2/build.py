@@ -174,8 +174,11 @@ def _population(snn, k, n_copies, clock, threshold_order, round_clock=None, seed
             equations += "\nspike_count : integer  # spikes in this round\n"
             reset += "\nspike_count += 1"
         equations, round_code, start_values = _round_reset(equations, values)
+    refractory = model.brian2_refractory if layer.spiking else False
+    if round_code and refractory is not False:  # a spike of the previous round leaves no refractoriness
+        round_code += "\nlastspike = -1e4 * second\nnot_refractory = True"
     group = NeuronGroup(n, equations, threshold=threshold, reset=reset, method=method, clock=clock, name=layer.name,
-                        namespace=dict(model.namespace))
+                        namespace=dict(model.namespace), refractory=refractory)
     if layer.spiking:
         group.thresholder["spike"].when = "thresholds"
         group.thresholder["spike"].order = threshold_order
@@ -208,7 +211,8 @@ def _pathway(snn, k, group, pre, matrix, n_copies, clock, input_orders, round_cl
     if pre.name == "input":
         syn = Synapses(pre, group, model.input_synapse_model, on_pre=model.input_on_pre, clock=pre.clock, name=name)
         return _connect(syn, matrix, n_copies, model.input_when, input_orders[1])
-    syn = Synapses(pre, group, model.synapse_model, on_pre=model.on_pre, clock=clock, name=name)
+    syn = Synapses(pre, group, model.synapse_model, on_pre=model.on_pre_into(snn.layers[k].spiking), clock=clock,
+                   name=name)
     if round_clock is not None:
         _, round_code, _ = _round_reset(model.synapse_model, {})
         if round_code:  # synaptic state (the relay's counters) starts from 0 in every round
