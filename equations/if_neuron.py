@@ -68,6 +68,8 @@ class IF(NeuronModel):
     equations = _EQUATIONS
     #: Equations of the non-spiking output layer (membrane readout).
     output_equations = _OUTPUT_EQUATIONS
+    #: The drive that synaptic delays gate to the population's window.
+    drive_term = "(I + b)"
 
     def __post_init__(self):
         if self.reset not in _RESETS:

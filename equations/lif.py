@@ -110,6 +110,7 @@ class LIF(NeuronModel):
     method = "euler"
     threshold = "v >= vt"
     output_equations = _OUTPUT_EQUATIONS
+    drive_term = "(I + b)"
 
     def __post_init__(self):
         _time(self.tau, "tau", allow_inf=True)
@@ -205,7 +206,7 @@ class LIF(NeuronModel):
             extra = ("\nsigma : 1 (constant, shared)  # noise: std of the kick per step, in units of theta"
                      "\nrng_key : integer (constant)  # this neuron's random stream (seed, layer, neuron)")
         flags = " (unless refractory)" if self.brian2_refractory is not False else ""
-        return (f"\ndv/dt = (I + b - (1 - decay) * v{noise}) / dt : 1{flags}  # one Euler step is the exact "
+        return (f"\ndv/dt = ((I + b) - (1 - decay) * v{noise}) / dt : 1{flags}  # one Euler step is the exact "
                 "discrete update"
                 "\nI : 1                          # input current per step (the first layer's constant input)"
                 "\nb : 1 (constant)               # bias, added every step"
@@ -317,7 +318,7 @@ class _LIFPopulation(ReferencePopulation):
             margin[~active] = np.inf
         return margin
 
-    def step(self, drive, t):
+    def step(self, drive, t, fire=True):
         new, active = self._candidate(drive, t)
         if active is None:
             self.v[...] = new
@@ -325,6 +326,9 @@ class _LIFPopulation(ReferencePopulation):
         else:
             np.copyto(self.v, new, where=active)
             spikes = (self.v >= self.vt) & active
+        if not fire:  # outside the window of a network with delays: no threshold
+            spikes[...] = False
+        if active is not None:
             self.last[spikes] = t
         if self.model.reset == "subtract":
             self.v -= self.vt * spikes

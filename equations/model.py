@@ -105,6 +105,9 @@ class NeuronModel:
     registry_name: str | None = None
     #: Brian2's ``refractory`` argument of the spiking groups (False: none).
     brian2_refractory = False
+    #: The population's own drive in its equations and output equations, e.g. ``"(I + b)"``: with synaptic
+    #: delays the builder gates it to the population's window (``drive_on``). None: delays are refused.
+    drive_term: str | None = None
 
     def on_pre_into(self, spiking: bool) -> str:
         """``on_pre`` of the synapses into a population that spikes (``spiking``) or into the
@@ -252,6 +255,11 @@ class ReferencePopulation:
         """``|v - threshold|`` at step ``t``'s threshold check (before :meth:`step`), or None."""
         return self.model.reference_margin(self.v, drive, self.theta)
 
-    def step(self, drive, t):
-        """Advance step ``t`` in place with the population's whole input ``drive``; return the spikes."""
+    def step(self, drive, t, fire=True):
+        """Advance step ``t`` in place with the population's whole input ``drive``; return the spikes.
+        ``fire=False`` (outside the window of a network with delays; models with a ``drive_term``): the
+        membrane integrates ``drive`` and nothing fires."""
+        if not fire:
+            self.v += drive
+            return np.zeros(self.v.shape, dtype=bool)
         return self.model.reference_step(self.v, drive, self.theta)

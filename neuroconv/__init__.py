@@ -81,6 +81,7 @@ if not any(isinstance(f, _MovedModules) for f in _sys.meta_path):
 from neuroconv import ann, equations
 from neuroconv.conversion import SpikingLayer, SpikingNetwork, calibrate, convert
 from neuroconv.conversion.converter import load_network
+from neuroconv.conversion.delays import Delays
 from neuroconv.conversion.nir_export import to_nir
 from neuroconv.equations import NeuronModel
 from neuroconv.errors import NeuroconvError, NeuroconvWarning
@@ -93,4 +94,4 @@ from neuroconv._version import __version__
 
 __all__ = ["ann", "datasets", "equations", "NeuronModel", "calibrate", "convert", "SpikingNetwork", "SpikingLayer",
            "Device", "DEVICES", "register_device", "NeuroconvError", "NeuroconvWarning", "SimulationResult",
-           "LayerSpikes", "load_network", "to_nir", "__version__"]
+           "LayerSpikes", "load_network", "to_nir", "Delays", "__version__"]

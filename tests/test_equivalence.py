@@ -39,9 +39,28 @@ def draw_neuron(data, kind):
     return dict(neuron=neuron, timesteps=data.draw(st.integers(1, 24), label="T"))
 
 
+def draw_delays(data):
+    """None, a uniform delay of 0-3 steps, or a seeded per-synapse distribution."""
+    choice = data.draw(st.sampled_from(["none", "uniform", "jitter"]), label="delays")
+    if choice == "none":
+        return None
+    if choice == "uniform":
+        return data.draw(st.integers(0, 3), label="delay_steps") * ms
+    return nc.Delays(mean=data.draw(st.integers(0, 3), label="mean_steps") * ms,
+                     jitter=data.draw(st.sampled_from([0.5, 1.0, 2.0]), label="jitter_steps") * ms,
+                     seed=data.draw(st.integers(0, 3), label="delay_seed"))
+
+
 def convert_random(net, rng, data, kind="if"):
-    """Convert with calibration on random inputs; a layer that never activates gets random explicit thresholds."""
+    """Convert with calibration on random inputs; a layer that never activates gets random explicit thresholds.
+    ``kind`` "if_delays"/"lif_delays": the model with synaptic delays drawn too."""
+    delays = None
+    if kind.endswith("_delays"):
+        kind = kind[:-len("_delays")]
+        delays = draw_delays(data)
     kwargs = draw_neuron(data, kind)
+    if delays is not None:
+        kwargs["delays"] = delays
     x = random_inputs(net, rng, data.draw(st.integers(1, 5), label="batch"))
     readout = data.draw(st.sampled_from(["membrane", "spikes"]), label="readout")
     per_channel = data.draw(st.booleans(), label="per_channel")
@@ -113,6 +132,10 @@ test_one_spike_standalone_matches_reference_full = pytest.mark.slow(pytest.mark.
     random_network_test(100, "cpp_standalone", "one_spike")))
 
 test_lif_runtime_numpy_matches_reference = random_network_test(60, "runtime", "lif")
+test_delays_if_runtime_numpy_matches_reference = random_network_test(30, "runtime", "if_delays")
+test_delays_lif_runtime_numpy_matches_reference = random_network_test(30, "runtime", "lif_delays")
+test_delays_standalone_matches_reference_few = pytest.mark.standalone(random_network_test(2, "cpp_standalone",
+                                                                                          "lif_delays"))
 test_lif_cython_matches_reference_few = pytest.mark.cython(random_network_test(3, "runtime", "lif",
                                                                                codegen_target="cython"))
 test_lif_standalone_matches_reference_few = pytest.mark.standalone(random_network_test(2, "cpp_standalone", "lif"))

@@ -9,6 +9,7 @@ from brian2 import NeuronGroup, Network, SpikeMonitor, ms, second
 
 import neuroconv as nc
 from neuroconv.equations import IF, LIF, model_from_spec, model_spec
+from neuroconv.simulation.reference import readouts_over_time
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +140,45 @@ def test_refractory_must_be_whole_steps(small):
     net, calib, _, _ = small
     with pytest.raises(nc.NeuroconvError, match="whole number of timesteps"):
         nc.convert(net, neuron=LIF(tau=20 * ms, refractory=1.5 * ms), timesteps=8, calibration_data=calib)
+
+
+# --- synaptic delays (neuroconv.conversion.delays); Brian2 == reference on random networks: test_equivalence.py ---
+
+def test_uniform_delays_shift_the_spikes_and_change_no_count(small):
+    net, calib, x, _ = small
+    plain = nc.convert(net, timesteps=16, calibration_data=calib)
+    delayed = nc.convert(net, timesteps=16, calibration_data=calib, delays=3 * ms)
+    assert delayed.latencies == [0, 3, 6] and delayed.run_steps == 16 + 6
+    assert [delayed.window(k) for k in range(2)] == [(0, 16), (3, 16)]
+    a, b = (s.run(x, device="reference", progress=False) for s in (plain, delayed))
+    assert same_counts(a, b)
+    np.testing.assert_allclose(a.output, b.output, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(b.spikes[1].step.min() - a.spikes[1].step.min(), 3)
+
+
+def test_delay_jitter_misaligns_and_is_seeded(small):
+    net, calib, x, _ = small
+    runs = [nc.convert(net, timesteps=16, calibration_data=calib,
+                       delays=nc.Delays(2 * ms, jitter=2 * ms, seed=s)).run(x, device="reference", progress=False)
+            for s in (0, 0, 1)]
+    plain = nc.convert(net, timesteps=16, calibration_data=calib).run(x, device="reference", progress=False)
+    assert same_counts(runs[0], runs[1]) and not same_counts(runs[0], runs[2])
+    assert not same_counts(runs[0], plain)
+
+
+def test_delays_are_refused_where_they_do_not_apply(small, tmp_path):
+    net, calib, x, _ = small
+    with pytest.raises(nc.NeuroconvError, match="whole number of timesteps"):
+        nc.convert(net, timesteps=8, calibration_data=calib, delays=1.5 * ms)
+    with pytest.raises(nc.NeuroconvError, match="Brian2 time"):
+        nc.convert(net, timesteps=8, calibration_data=calib, delays=2)
+    with pytest.raises(nc.NeuroconvError, match="work together"):
+        nc.convert(net, neuron=nc.equations.TPP(), timesteps=8, calibration_data=calib, delays=1 * ms)
+    snn = nc.convert(net, timesteps=8, calibration_data=calib, delays=nc.Delays(1 * ms, 1 * ms, seed=2))
+    with pytest.raises(nc.NeuroconvError, match="rounds"):
+        snn.run(x, device="cpp_standalone", rounds=2, batch_size=2, progress=False)
+    with pytest.raises(nc.NeuroconvError, match="delays"):
+        readouts_over_time(snn, x, [4, 8], progress=False)
+    back = nc.load_network(snn.save(tmp_path / "delayed"))
+    assert back.delays == snn.delays
+    assert same_counts(*(s.run(x[:4], device="reference", progress=False) for s in (snn, back)))

@@ -106,7 +106,8 @@ def _source_nodes(net: Graph, node: int) -> tuple:
 
 
 def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_data=None, thresholds=None,
-            method="max", per_channel: bool = False, readout: str = "membrane", dt=1 * ms) -> "SpikingNetwork":
+            method="max", per_channel: bool = False, readout: str = "membrane", dt=1 * ms,
+            delays=None) -> "SpikingNetwork":
     """Convert an ANN into a spiking network (threshold balancing / weight normalisation).
 
     Parameters
@@ -147,6 +148,11 @@ def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_d
         readout ``count * theta / T`` (One-Spike: the decoded spike, 0 without one).
     dt : Brian2 time
         Duration of one timestep (default 1 ms).
+    delays : Brian2 time or neuroconv.Delays, optional
+        Synaptic delays of every pathway between spiking populations (a multiple of ``dt``), or a
+        seeded per-synapse distribution ``Delays(mean, jitter, seed)``. Each population integrates
+        its own drive for T steps from the step its input first arrives; the run is longer by the
+        output's latency (:mod:`neuroconv.conversion.delays`). IF and LIF models.
     """
     from neuroconv.equations import IF, NeuronModel
 
@@ -158,6 +164,9 @@ def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_d
         raise NeuroconvError(f"neuron must be a neuron model (IF(), OneSpike(), TPP(), a registered model or "
                              f"NeuronModel.from_brian2(...)), got {neuron!r}.")
     dt = _check_dt(dt)
+    from neuroconv.conversion.delays import as_delays, check_delays
+
+    delays = as_delays(delays, dt)
     if readout not in READOUTS:
         raise NeuroconvError(f"readout must be one of {READOUTS}, got {readout!r}.")
     net = _normalise(net)
@@ -200,8 +209,10 @@ def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_d
         layers.append(SpikingLayer(name="output" if is_output else f"layer{k}", graph=net, node=node, drive_node=drive,
                                    sources=tuple(population_of[n] for n in sources), source_nodes=sources,
                                    theta=theta, kind=kind))
-    snn = SpikingNetwork(ann=net, layers=tuple(layers), neuron=neuron, timesteps=timesteps, dt=dt, readout=readout)
+    snn = SpikingNetwork(ann=net, layers=tuple(layers), neuron=neuron, timesteps=timesteps, dt=dt, readout=readout,
+                         delays=delays)
     neuron.check_network(snn)
+    check_delays(snn)
     check_timesteps(snn.run_steps, f"the run length ({type(neuron).__name__}: {snn.n_spiking} population(s) of "
                                    f"T = {timesteps} steps)")
     if calibration_data is not None:

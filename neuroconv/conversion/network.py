@@ -120,6 +120,8 @@ class SpikingNetwork:
     timesteps: int
     dt: Quantity
     readout: str = "membrane"
+    #: Synaptic delays (:class:`neuroconv.conversion.delays.Delays`), or None.
+    delays: object = None
 
     @property
     def hidden_layers(self) -> tuple:
@@ -146,8 +148,24 @@ class SpikingNetwork:
 
     @property
     def run_steps(self) -> int:
-        """Timesteps of one run, from the input to the readout (the model's :meth:`run_steps`)."""
-        return self.neuron.run_steps(self.timesteps, self.n_spiking)
+        """Timesteps of one run, from the input to the readout (the model's :meth:`run_steps`; with delays
+        plus the output's latency)."""
+        return self.neuron.run_steps(self.timesteps, self.n_spiking) + (self.latencies[-1] if self.delays else 0)
+
+    @cached_property
+    def delay_steps(self):
+        """Delays in steps of every pathway's synapses (``[[array or None per source] per population]``),
+        or None without delays (see :mod:`neuroconv.conversion.delays`)."""
+        from neuroconv.conversion.delays import pathway_delays
+
+        return pathway_delays(self) if self.delays is not None else None
+
+    @cached_property
+    def latencies(self) -> list:
+        """First step of each population's own drive (0 everywhere without delays)."""
+        from neuroconv.conversion.delays import latencies
+
+        return latencies(self, self.delay_steps) if self.delays is not None else [0] * len(self.layers)
 
     def model_of(self, k: int):
         """The neuron model of population ``k``: the network's model, or the max-pool relay."""
@@ -157,7 +175,8 @@ class SpikingNetwork:
 
     def window(self, k: int) -> tuple:
         """``(first step, length)`` of population ``k``'s firing window."""
-        return self.neuron.firing_window(k, self.timesteps)
+        start, length = self.neuron.firing_window(k, self.timesteps)
+        return start + self.latencies[k], length
 
     def _first_off_chain(self):
         """The first population that is not a neuron population fed by the one before it, or None."""

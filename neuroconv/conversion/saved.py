@@ -46,6 +46,8 @@ def save_network(snn, path) -> str:
     meta = {"format": FORMAT, "neuron": spec, "timesteps": snn.timesteps,
             "dt_seconds": float(snn.dt), "readout": snn.readout, "n_thresholds": len(thresholds),
             "neuroconv": __version__, "brian2": brian2.__version__, "numpy": np.__version__}
+    if snn.delays is not None:
+        meta["delays"] = snn.delays.spec()
     arrays["__network__"] = np.array(json.dumps(meta))
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
@@ -82,5 +84,10 @@ def read_network(path):
     neuron = model_from_spec(neuron_meta, where=f"{path!r}: neuron")
     if isinstance(dt, bool) or not isinstance(dt, (int, float)):
         raise NeuroconvError(f"{path!r}: malformed saved network (dt_seconds={dt!r} is not a number).")
-    return net, {"neuron": neuron, "timesteps": timesteps, "thresholds": thresholds, "readout": readout,
-                 "dt": float(dt) * second}
+    options = {"neuron": neuron, "timesteps": timesteps, "thresholds": thresholds, "readout": readout,
+               "dt": float(dt) * second}
+    if meta.get("delays") is not None:
+        from neuroconv.conversion.delays import Delays
+
+        options["delays"] = Delays.from_spec(meta["delays"])
+    return net, options

@@ -147,6 +147,11 @@ def _choose_rounds(snn, dev, n_images, batch_size, rounds):
             # brian2cuda 1.0b1's synapse templates only know ``defaultclock``; the rounds need a second clock
             raise NeuroconvError(f"rounds={rounds} applies to device='cpp_standalone' only; device={dev.name!r} "
                                  "runs one batch at a time (leave rounds out).")
+    if snn.delays is not None:  # spikes in flight cannot cross rounds
+        if rounds is not None and _positive_int("rounds", rounds) > 1:
+            raise NeuroconvError(f"rounds={rounds}: a network with synaptic delays runs one round per binary run "
+                                 "(spikes in flight would cross into the next round); leave rounds out.")
+        return batch_size, 1
     if not dev.multiplexed and rounds is None:
         return batch_size, 1
     if batch_size is None and rounds is None:

@@ -72,9 +72,14 @@ def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, 
     sent = [None] * len(layers)  # amplitude of each population's spikes this step (s * theta)
     # populations fed by the analog input alone get the same drive every step (a constant current)
     constant = {k: l.drive(x_flat) for k, l in enumerate(layers) if l.sources == (-1,) and not models[k].reads_counts}
+    delayed = _Delayed(snn, x_flat) if snn.delays is not None else None
     for t in range(T):
+        if delayed is not None:
+            delayed.advance(t, sent)
         for k, (layer, model) in enumerate(zip(layers, models)):
-            if model.reads_counts:
+            if delayed is not None:
+                drive = delayed.drive(k, t, sent)
+            elif model.reads_counts:
                 (source,) = layer.sources
                 drive = model.reference_drive(layer, counts[source])
             else:
@@ -83,10 +88,11 @@ def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, 
             if not layer.spiking:
                 v[k] += drive
                 continue
-            margin = pops[k].margin(drive, t) if record_margin else None
+            fire = delayed is None or delayed.in_window(k, t)
+            margin = pops[k].margin(drive, t) if record_margin and fire else None
             if margin is not None:
                 np.minimum(margins[k], margin, out=margins[k])
-            spikes = pops[k].step(drive, t)
+            spikes = pops[k].step(drive, t) if fire else pops[k].step(drive, t, fire=False)
             counts[k] += spikes
             if record_spikes:
                 image, neuron = np.nonzero(spikes)
@@ -109,6 +115,57 @@ def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, 
         progress_bar.update(batch)
     output = snn.neuron.readout(snn, v=v[-1], counts=counts[-1])
     return BatchResult(output, [counts[k] for k in hidden], spikes, counts[-1] if out.spiking else None, margin_list)
+
+
+class _Delayed:
+    """Drives of a network with synaptic delays (:mod:`neuroconv.conversion.delays`), from its synapse matrices:
+    the spikes of each source as they were ``d`` steps ago, through the synapses of delay ``d``, plus the
+    population's own drive (input current and bias) in its window ``[o_k, o_k + T)``, the only steps in
+    which it can fire."""
+
+    def __init__(self, snn, x_flat):
+        self.snn, self.T, self.o = snn, snn.timesteps, snn.latencies
+        self.paths, self.own = [], []
+        depth = {}
+        for k, layer in enumerate(snn.layers):
+            own = np.broadcast_to(layer.bias, (x_flat.shape[0], layer.size)).astype(np.float64)
+            paths = []
+            for source, matrix, steps in zip(layer.sources, layer.pathways[0], snn.delay_steps[k]):
+                if source < 0:
+                    own = own + (matrix @ x_flat.T).T
+                    continue
+                coo = matrix.tocoo()
+                for d in np.unique(steps):
+                    keep = steps == d
+                    part = type(matrix)((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=matrix.shape)
+                    paths.append((source, int(d), part.tocsr()))
+                    depth[source] = max(depth.get(source, 0), int(d))
+            self.paths.append(paths)
+            self.own.append(own)
+        self.history = {s: [None] * (d + 1) for s, d in depth.items()}  # sent amplitudes of the last d+1 steps
+
+    def in_window(self, k, t) -> bool:
+        """Whether step ``t`` is in population ``k``'s window (its own drive on, its threshold checked)."""
+        return self.o[k] <= t < self.o[k] + self.T
+
+    def advance(self, t, sent):
+        """Called at the start of step ``t`` with the amplitudes sent in step ``t - 1``."""
+        if t == 0:
+            return
+        for s, ring in self.history.items():
+            ring[(t - 1) % len(ring)] = sent[s]
+
+    def drive(self, k, t, sent):
+        """Population ``k``'s whole input in step ``t`` (its sources below ``k`` have already spiked in ``t``:
+        ``sent`` holds this step's amplitudes)."""
+        total = self.own[k] if self.in_window(k, t) else np.zeros_like(self.own[k])
+        for source, d, matrix in self.paths[k]:
+            if t - d < 0:
+                continue
+            amp = sent[source] if d == 0 else self.history[source][(t - d) % len(self.history[source])]
+            if amp is not None:
+                total = total + (matrix @ amp.T).T
+        return total
 
 
 def _simulate_pipelined(snn, x_flat, record_spikes, record_margin, seed, image_offset):
@@ -148,6 +205,9 @@ def readouts_over_time(snn, x, steps, batch_size: int = 500, progress: bool = Tr
     """
     from tqdm.auto import tqdm
 
+    if snn.delays is not None:
+        raise NeuroconvError("readouts_over_time reads runs whose first t steps are the run of length t; with "
+                             "synaptic delays each population's window starts later, so run each T separately.")
     if snn.neuron.pipelined:
         raise NeuroconvError(f"readouts_over_time reads networks whose layers work together (such as IF); "
                              f"{type(snn.neuron).__name__} layers work one window apart, so shorter runs are not "

@@ -167,6 +167,13 @@ def _population(snn, k, n_copies, clock, threshold_order, round_clock=None, seed
             values.update(rng_key=keys, image_base=0)
     else:
         equations, threshold, reset, method = model.output_equations, None, None, model.method
+    if snn.delays is not None:  # own drive and threshold in the population's window only (conversion/delays.py)
+        equations = equations.replace(model.drive_term, f"{model.drive_term} * int(in_window)")
+        start = snn.latencies[k]
+        equations += (f"\nin_window = step >= {start} and step < {start + snn.timesteps} : boolean  # own drive "
+                      "on, threshold checked\n")
+        if threshold:
+            threshold = f"({threshold}) and in_window"
     equations += _step_equation(snn, model, (equations, threshold, reset), round_clock)
     start_values, round_code = {}, ""
     if round_clock is not None:
@@ -191,17 +198,19 @@ def _population(snn, k, n_copies, clock, threshold_order, round_clock=None, seed
     return group
 
 
-def _connect(syn, matrix, n_copies, when, order, scale=None):
+def _connect(syn, matrix, n_copies, when, order, scale=None, delay_steps=None, dt=None):
     syn.pre.when = when
     syn.pre.order = order
     i, j, w = replicate_indices(matrix, n_copies)
     syn.connect(i=i, j=j)
     if "w" in syn.variables:
         syn.w = w if scale is None else w * scale[i % len(scale)]
+    if delay_steps is not None:  # in the order of replicate_indices: copy after copy of the coo entries
+        syn.delay = np.tile(delay_steps, n_copies) * dt
     return syn
 
 
-def _pathway(snn, k, group, pre, matrix, n_copies, clock, input_orders, round_clock=None):
+def _pathway(snn, k, group, pre, matrix, n_copies, clock, input_orders, round_clock=None, delay_steps=None):
     """The Synapses from ``pre`` (another population's group, or the input group) into population ``k``'s ``group``,
     with the synapse model and ``on_pre`` of population ``k``'s model."""
     from brian2 import Synapses
@@ -217,7 +226,7 @@ def _pathway(snn, k, group, pre, matrix, n_copies, clock, input_orders, round_cl
         _, round_code, _ = _round_reset(model.synapse_model, {})
         if round_code:  # synaptic state (the relay's counters) starts from 0 in every round
             syn.run_regularly(round_code, clock=round_clock, when="start", order=1, name=f"{name}_next_round")
-    return _connect(syn, matrix, n_copies, "thresholds", 2 * k - 1)
+    return _connect(syn, matrix, n_copies, "thresholds", 2 * k - 1, delay_steps=delay_steps, dt=clock.dt)
 
 
 def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None, rounds: int = 1, seed: int = 0):
@@ -237,6 +246,11 @@ def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None, ro
 
     clock = Clock(dt=snn.dt, name="neuroconv_clock") if clock is None else clock
     round_clock = None
+    if rounds > 1 and snn.delays is not None:
+        from neuroconv.errors import NeuroconvError
+
+        raise NeuroconvError("time-multiplexed runs (rounds > 1) cannot hold spikes in flight between rounds: a "
+                             "network with delays runs one batch per binary run (rounds=1).")
     if rounds > 1:  # one clock for everything done once per round (one object: stable generated code)
         round_clock = Clock(dt=snn.run_steps * clock.dt, name="neuroconv_round_clock")
     inp, input_orders = _input_objects(snn, n_copies, clock, round_clock, rounds)
@@ -245,8 +259,10 @@ def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None, ro
     for k, layer in enumerate(snn.layers):
         group = _population(snn, k, n_copies, clock, threshold_order=2 * k, round_clock=round_clock, seed=seed)
         objects.append(group)
-        for source, matrix in zip(layer.sources, layer.pathways[0]):
-            objects.append(_pathway(snn, k, group, groups[source], matrix, n_copies, clock, input_orders, round_clock))
+        delays = snn.delay_steps[k] if snn.delays is not None else [None] * len(layer.sources)
+        for source, matrix, steps in zip(layer.sources, layer.pathways[0], delays):
+            objects.append(_pathway(snn, k, group, groups[source], matrix, n_copies, clock, input_orders, round_clock,
+                                    delay_steps=steps))
         if round_clock is not None:
             # at a round's first step, before the reset: the state the previous round ended with
             record = "spike_count" if layer.spiking else ("v" if layer is snn.output_layer else None)
