@@ -231,6 +231,10 @@ class NeuronModel:
         input) feed counter-based random numbers. The default wraps :meth:`reference_step`."""
         return ReferencePopulation(self, layer.theta, np.tile(self.initial_v(layer.theta), (batch, 1)))
 
+    def reference_output_step(self, v, drive, layer, snn):
+        """One step of the non-spiking output's membrane in place (it sums its input)."""
+        v += drive
+
     @property
     def has_reference(self) -> bool:
         """Whether the numpy reference simulator can run this model."""

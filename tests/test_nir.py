@@ -82,5 +82,5 @@ def test_nir_errors_are_clear():
              "lif": nir.LIF(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)),
              "output": nir.Output(output_type={"output": np.array([2])})}
     graph = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
-    with pytest.raises(nc.NeuroconvError, match="'lif' is a LIF.*neurons leak"):
+    with pytest.raises(nc.NeuroconvError, match="'lif' is a leaky LIF.*SpikingNetwork.from_nir"):
         ann.from_nir(graph)

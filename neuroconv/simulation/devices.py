@@ -219,10 +219,14 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
         seed = random_seed() if seed is None else int(seed)
     else:
         seed = None
-    x = snn.ann.check_input(x)
+    series = _is_series(snn, x)
+    if series:
+        x_flat = _check_series(snn, x, dev)
+    else:
+        x = snn.ann.check_input(x)
+        x_flat = x.reshape(x.shape[0], -1)
     if dev.check is not None:
         dev.check(snn)
-    x_flat = x.reshape(x.shape[0], -1)
     n = x_flat.shape[0]
     require_memory(8.0 * n * (sum(l.size for l in snn.layers) + snn.output_layer.size), f"the results of {n:,} images",
                    "run fewer images per call.")
@@ -247,6 +251,32 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="num
         output_spike_counts=batch.output_spike_counts, wall_time=time.perf_counter() - t0, build_time=build_time,
         threshold_margin=batch.threshold_margin, seed=seed,
     )
+
+
+#: Devices that take a time series as input (one frame per step).
+SERIES_DEVICES = ("runtime", "reference")
+
+
+def _is_series(snn, x) -> bool:
+    """Whether ``x`` is ``(batch, steps, *input_shape)``: a time series, one frame per step."""
+    shape = getattr(x, "shape", None)
+    return shape is not None and len(shape) == len(snn.ann.input_shape) + 2
+
+
+def _check_series(snn, x, dev) -> np.ndarray:
+    """A time series ``(batch, steps, *input_shape)`` as ``(batch, steps, n_in)``, or a clear error."""
+    if dev.name not in SERIES_DEVICES:
+        raise NeuroconvError(f"time-series input (batch, steps, *input) runs on device in {SERIES_DEVICES}; "
+                             f"device={dev.name!r} takes a constant input (batch, *input).")
+    if snn.neuron.pipelined or snn.delays is not None:
+        raise NeuroconvError("time-series input drives networks whose layers work together, without delays "
+                             f"(IF, LIF, NIR networks); this one has {snn.neuron!r}"
+                             + (" and delays." if snn.delays is not None else "."))
+    if x.shape[1] != snn.run_steps:
+        raise NeuroconvError(f"x has {x.shape[1]} steps per sample; this network runs {snn.run_steps} steps "
+                             f"(timesteps): pass x of shape (batch, {snn.run_steps}, *{snn.ann.input_shape}).")
+    frames = snn.ann.check_input(np.asarray(x).reshape((-1,) + snn.ann.input_shape))
+    return frames.reshape(x.shape[0], x.shape[1], -1)
 
 
 def build_on_device(snn, device="cpp_standalone", directory=None, batch_size=1, record_spikes=True,

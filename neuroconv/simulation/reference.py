@@ -71,7 +71,9 @@ def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, 
     events = [[] for _ in layers]
     sent = [None] * len(layers)  # amplitude of each population's spikes this step (s * theta)
     # populations fed by the analog input alone get the same drive every step (a constant current)
-    constant = {k: l.drive(x_flat) for k, l in enumerate(layers) if l.sources == (-1,) and not models[k].reads_counts}
+    series = x_flat.ndim == 3  # (batch, steps, n_in): one input frame per step
+    constant = {} if series else {k: l.drive(x_flat) for k, l in enumerate(layers)
+                                  if l.sources == (-1,) and not models[k].reads_counts}
     delayed = _Delayed(snn, x_flat) if snn.delays is not None else None
     for t in range(T):
         if delayed is not None:
@@ -83,10 +85,11 @@ def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, 
                 (source,) = layer.sources
                 drive = model.reference_drive(layer, counts[source])
             else:
-                drive = constant[k] if k in constant else layer.drive(*[x_flat if s < 0 else sent[s]
+                frame = x_flat[:, t] if series else x_flat
+                drive = constant[k] if k in constant else layer.drive(*[frame if s < 0 else sent[s]
                                                                         for s in layer.sources])
             if not layer.spiking:
-                v[k] += drive
+                model.reference_output_step(v[k], drive, layer, snn)
                 continue
             fire = delayed is None or delayed.in_window(k, t)
             margin = pops[k].margin(drive, t) if record_margin and fire else None

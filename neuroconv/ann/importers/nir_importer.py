@@ -38,7 +38,7 @@ from neuroconv._checks import real_array, require_memory
 from neuroconv.errors import NeuroconvError
 from neuroconv.ann.layers import Add, AvgPool2d, Conv2d, Dense, Flatten, Graph, GraphBuilder, ReLU
 
-__all__ = ["from_nir", "to_nir", "if_model", "MAX_DENSE_ENTRIES"]
+__all__ = ["from_nir", "read_graph", "to_nir", "if_model", "MAX_DENSE_ENTRIES"]
 
 #: to_nir writes each pathway as a dense Affine matrix; larger ones are refused.
 MAX_DENSE_ENTRIES = 50_000_000
@@ -128,7 +128,14 @@ def from_nir(graph) -> Graph:
 
     Spiking ``IF`` nodes become ``ReLU(threshold=v_threshold)``; their outgoing weights are
     divided by the threshold and incoming ones multiplied by ``r`` (see the module docstring).
+    A ``LIF`` node without leak (``tau = inf``, as snnTorch writes ``Leaky(beta=1)``) is an IF node
+    (with ``r = inf`` too, its gain ``r * dt / tau`` is taken as 1). Networks of leaky neurons run
+    as spiking networks: :meth:`neuroconv.SpikingNetwork.from_nir`.
     """
+    return read_graph(graph)[0]
+
+
+def _load(graph):
     nir = _nir()
     if isinstance(graph, (str, os.PathLike)):
         if not os.path.exists(graph):
@@ -140,12 +147,42 @@ def from_nir(graph) -> Graph:
             raise NeuroconvError(f"cannot read {os.fspath(graph)!r} as NIR ({type(exc).__name__}: {exc}).") from None
     if not isinstance(graph, nir.NIRGraph):
         raise NeuroconvError(f"from_nir expects a nir.NIRGraph or a file path, got {type(graph).__name__}.")
+    return graph
+
+
+def _lif_terms(node, name, dt):
+    """``(a, c)`` of a NIR LIF node for a step of ``dt`` seconds (forward Euler; see equations/nir_neurons.py)."""
+    tau, r = _array(node.tau).reshape(-1), _array(node.r).reshape(-1)
+    if np.any(tau <= 0) or np.any(np.isnan(tau)):
+        raise NeuroconvError(f"NIR LIF {name!r}: tau must be positive (got {tau.min():g}).")
+    inf = np.isinf(tau)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(inf, 1.0, 1.0 - dt / tau)
+        c = np.where(inf & np.isinf(r), 1.0, np.where(inf, 0.0, r * dt / tau))
+    if np.any(inf & np.isfinite(r) & (r != 0)):
+        raise NeuroconvError(f"NIR LIF {name!r}: tau = inf with a finite r has no input (r dt / tau = 0); write "
+                             "IF nodes for integrate-and-fire neurons.")
+    if np.any(a < 0):
+        raise NeuroconvError(f"NIR LIF {name!r}: dt = {dt:g} s is longer than tau = {tau.min():g} s, so forward Euler "
+                             "overshoots (1 - dt/tau < 0). Pass a smaller dt (snnTorch exports assume dt = 0.1 ms).")
+    return a, c
+
+
+def read_graph(graph, dt=None, spiking_output=False):
+    """The ANN of a NIR graph and its neuron parameters: ``(Graph, params, output_theta)``.
+
+    ``dt`` (seconds) reads leaky ``LIF`` nodes as in :class:`neuroconv.equations.NIRNeurons` (``params[ANN
+    node] = {"a", "v_leak", "v_reset"}``); without it only non-leaky neurons are read. ``spiking_output``: a
+    spiking node before ``Output`` is the output population (its threshold is ``output_theta``).
+    """
+    graph = _load(graph)
     order, incoming = _topological(graph)
     inputs = [n for n in order if _is(graph.nodes[n], "Input")]
     if len(inputs) != 1:
         raise NeuroconvError(f"the NIR graph has {len(inputs)} Input nodes; neuroconv networks have one input.")
     input_shape = tuple(int(s) for s in np.atleast_1d(graph.nodes[inputs[0]].input_type["input"]))
     builder = GraphBuilder(input_shape)
+    params, output_theta = {}, None
     # per NIR node: (layer index or -1, scale) where scale divides outgoing weights (a spiking node's threshold)
     env = {inputs[0]: (-1, None)}
     output_node = None
@@ -172,11 +209,19 @@ def from_nir(graph) -> Graph:
             pending[name] = (node, src_index, src_scale)
             env[name] = ("pending", name)
             continue
-        if kind not in ("IF", "I", "LI", "Flatten", "AvgPool2d"):
+        if kind == "SumPool2d":
+            raise NeuroconvError(f"NIR node {name!r} is a SumPool2d; from_nir reads AvgPool2d (a SumPool2d is an "
+                                 "AvgPool2d times the window size: fold that factor into the next weights).")
+        if kind == "LIF" and dt is None:
+            leaky = np.any(np.isfinite(_array(node.tau)))
+            if leaky:
+                raise NeuroconvError(
+                    f"NIR node {name!r} is a leaky LIF (finite tau): neuroconv.ann.from_nir reads non-leaky networks "
+                    "as ANNs; run spiking graphs with neuroconv.SpikingNetwork.from_nir(path, dt=..., timesteps=...).")
+        if kind not in ("IF", "LIF", "I", "LI", "Flatten", "AvgPool2d"):
             raise NeuroconvError(
                 f"NIR node {name!r} is a {kind}, which from_nir does not convert (supported: Input, Output, Affine, "
-                "Linear, Conv2d, Flatten, AvgPool2d, IF, and I/LI as the readout). LIF/CubaLIF neurons leak: "
-                "neuroconv converts non-leaky IF networks.")
+                "Linear, Conv2d, Flatten, AvgPool2d, IF, LIF, and I/LI as the readout).")
         if kind in ("Flatten", "AvgPool2d"):
             (src,) = srcs
             src_index, src_scale = _materialise(env[src], pending, append, r=None)
@@ -189,16 +234,38 @@ def from_nir(graph) -> Graph:
             env[name] = (append(layer, [src_index]), src_scale)
             continue
         # a neuron node: sum of its incoming (weighted) pathways, then ReLU with its threshold
-        r = _array(node.r).reshape(-1)
+        a = None
+        if kind == "LIF":
+            a, r = _lif_terms(node, name, 1.0 if dt is None else dt)
+        elif kind == "LI":
+            a, r = _lif_terms(node, name, dt) if dt is not None else (None, _array(node.r).reshape(-1))
+        else:
+            r = _array(node.r).reshape(-1)
         parts = [_materialise(env[s], pending, append, r=r)[0] for s in srcs]
         top = parts[0] if len(parts) == 1 else append(Add(), parts)
-        if kind == "IF":
-            if np.any(_array(node.v_reset) != 0):
-                raise NeuroconvError(f"NIR IF {name!r} resets to v_reset != 0; neuroconv's neurons reset to 0 or "
-                                     "subtract the threshold.")
+        if kind in ("IF", "LIF"):
+            v_reset = _array(node.v_reset).reshape(-1) if getattr(node, "v_reset", None) is not None else np.zeros(1)
+            v_leak = _array(node.v_leak).reshape(-1) if kind == "LIF" else np.zeros(1)
+            if dt is None and (np.any(v_reset != 0) or np.any(v_leak != 0)):
+                raise NeuroconvError(f"NIR {kind} {name!r} has v_reset or v_leak != 0; neuroconv.ann.from_nir's "
+                                     "neurons reset to 0 or subtract the threshold: run it with "
+                                     "neuroconv.SpikingNetwork.from_nir.")
             theta = _array(node.v_threshold).reshape(-1)
-            env[name] = (append(ReLU(threshold=theta[0] if np.all(theta == theta[0]) else theta), [top]), theta)
+            if np.any(theta <= 0):
+                raise NeuroconvError(f"NIR {kind} {name!r}: v_threshold must be positive.")
+            if spiking_output and name == _last_spiking(graph, incoming):
+                output_theta = theta
+                params["output"] = {"a": 1.0 if a is None else a, "v_leak": v_leak, "v_reset": v_reset}
+                env[name] = (top, None)
+                continue
+            relu = append(ReLU(threshold=theta[0] if np.all(theta == theta[0]) else theta), [top])
+            params[relu] = {"a": 1.0 if a is None else a, "v_leak": v_leak, "v_reset": v_reset}
+            env[name] = (relu, theta)
         else:
+            if kind == "LI" and dt is not None:
+                if np.any(_array(node.v_leak) != 0):
+                    raise NeuroconvError(f"NIR LI {name!r}: v_leak != 0 is not supported for the readout.")
+                params["output"] = {"a": a}
             env[name] = (top, None)
     if output_node is None:
         raise NeuroconvError("the NIR graph has no Output node.")
@@ -206,7 +273,16 @@ def from_nir(graph) -> Graph:
     if isinstance(builder.layers[index], ReLU):
         raise NeuroconvError("the NIR graph's output must be a non-spiking readout (I, LI or an Affine) after the "
                              "last spiking layer.")
-    return builder.build(index, "NIR")
+    params.setdefault("output", {"a": 1.0})
+    return builder.build(index, "NIR"), params, output_theta
+
+
+def _last_spiking(graph, incoming):
+    """The node feeding ``Output`` (the output population when it spikes)."""
+    for name, node in graph.nodes.items():
+        if type(node).__name__ == "Output":
+            return incoming[name][0] if incoming[name] else None
+    return None
 
 
 def _materialise(entry, pending, append, r):

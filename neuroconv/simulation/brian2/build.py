@@ -62,6 +62,19 @@ def replicate_indices(matrix, n_copies: int):
     return i, j, w
 
 
+def _series_input(snn, n_copies, clock):
+    """The input group of a time-series run: ``x`` is set every step (a NetworkOperation, see run.py) and every
+    non-zero input neuron fires, in ``thresholds`` before layer 0, adding ``w * x`` to the membrane."""
+    from brian2 import NeuronGroup
+
+    n_in = int(np.prod(snn.ann.input_shape))
+    inp = NeuronGroup(n_in * n_copies, "x : 1  # this step's input frame", threshold="x != 0", reset="",
+                      clock=clock, name="input")
+    inp.thresholder["spike"].when = "thresholds"
+    inp.thresholder["spike"].order = -2
+    return inp, (-2, -1)
+
+
 def _input_objects(snn, n_copies, clock, round_clock=None, rounds=1):
     """The analog input group (fires once, in the first step) and the orders of its spikes and pathway.
 
@@ -210,13 +223,18 @@ def _connect(syn, matrix, n_copies, when, order, scale=None, delay_steps=None, d
     return syn
 
 
-def _pathway(snn, k, group, pre, matrix, n_copies, clock, input_orders, round_clock=None, delay_steps=None):
+def _pathway(snn, k, group, pre, matrix, n_copies, clock, input_orders, round_clock=None, delay_steps=None,
+             series=False):
     """The Synapses from ``pre`` (another population's group, or the input group) into population ``k``'s ``group``,
     with the synapse model and ``on_pre`` of population ``k``'s model."""
     from brian2 import Synapses
 
     model = snn.model_of(k)
     name = f"{pre.name}_to_{group.name}"
+    if pre.name == "input" and series:
+        # a time series: each step's frame adds w * x to the membrane (after the state update, like spikes)
+        syn = Synapses(pre, group, "w : 1 (constant)", on_pre="v_post += w * x_pre", clock=pre.clock, name=name)
+        return _connect(syn, matrix, n_copies, "thresholds", input_orders[1])
     if pre.name == "input":
         syn = Synapses(pre, group, model.input_synapse_model, on_pre=model.input_on_pre, clock=pre.clock, name=name)
         return _connect(syn, matrix, n_copies, model.input_when, input_orders[1])
@@ -229,7 +247,8 @@ def _pathway(snn, k, group, pre, matrix, n_copies, clock, input_orders, round_cl
     return _connect(syn, matrix, n_copies, "thresholds", 2 * k - 1, delay_steps=delay_steps, dt=clock.dt)
 
 
-def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None, rounds: int = 1, seed: int = 0):
+def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None, rounds: int = 1, seed: int = 0,
+                  series: bool = False):
     """A ``brian2.Network`` with ``n_copies`` replicated copies of ``snn`` (see module docstring).
 
     All objects share ``clock`` (default: a new ``Clock(dt=snn.dt, name="neuroconv_clock")``).
@@ -240,7 +259,8 @@ def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None, ro
     layer's ``spike_count`` (and the output's membrane) as each round ends; spike monitors
     exist only with ``record_spikes`` (and for a spiking output). Run it for
     ``(rounds * T + 1) * dt``: the last step only records the last round's state. ``seed``:
-    the random streams of stochastic models.
+    the random streams of stochastic models. ``series``: the input group takes a new frame every step
+    (``x`` set by the caller; see ``run.run_runtime``).
     """
     from brian2 import Clock, Network, SpikeMonitor, StateMonitor
 
@@ -253,7 +273,10 @@ def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None, ro
                              "network with delays runs one batch per binary run (rounds=1).")
     if rounds > 1:  # one clock for everything done once per round (one object: stable generated code)
         round_clock = Clock(dt=snn.run_steps * clock.dt, name="neuroconv_round_clock")
-    inp, input_orders = _input_objects(snn, n_copies, clock, round_clock, rounds)
+    if series:
+        inp, input_orders = _series_input(snn, n_copies, clock)
+    else:
+        inp, input_orders = _input_objects(snn, n_copies, clock, round_clock, rounds)
     objects = [inp]
     groups = {-1: inp}
     for k, layer in enumerate(snn.layers):
@@ -262,7 +285,7 @@ def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None, ro
         delays = snn.delay_steps[k] if snn.delays is not None else [None] * len(layer.sources)
         for source, matrix, steps in zip(layer.sources, layer.pathways[0], delays):
             objects.append(_pathway(snn, k, group, groups[source], matrix, n_copies, clock, input_orders, round_clock,
-                                    delay_steps=steps))
+                                    delay_steps=steps, series=series))
         if round_clock is not None:
             # at a round's first step, before the reset: the state the previous round ended with
             record = "spike_count" if layer.spiking else ("v" if layer is snn.output_layer else None)

@@ -34,8 +34,19 @@ def run_runtime(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed
     """
     from brian2 import seed as brian2_seed
 
+    from brian2 import NetworkOperation
+
+    series = x_flat.ndim == 3  # (images, steps, n_in): a new input frame every step
     with _codegen_target(codegen_target):
-        net = build_network(snn, n_copies, record_spikes, seed=seed)
+        net = build_network(snn, n_copies, record_spikes, seed=seed, series=series)
+        frames = {}
+        if series:
+            inp = net["input"]
+
+            def next_frame():
+                inp.x = frames["now"][int(inp.clock.timestep[:])]
+
+            net.add(NetworkOperation(next_frame, dt=snn.dt, when="start", name="input_next_frame"))
         net.store("initial")
         if seed is not None:
             brian2_seed(seed % 2**32)
@@ -43,7 +54,11 @@ def run_runtime(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed
         for start, stop in _chunks(x_flat.shape[0], n_copies):
             net.restore("initial")
             set_image_base(snn, net, start)
-            net["input"].x = _padded_input(x_flat, start, stop, n_copies)
+            if series:  # (steps, copies * n_in)
+                frames["now"] = np.stack([_padded_input(x_flat[:, t], start, stop, n_copies)
+                                          for t in range(x_flat.shape[1])])
+            else:
+                net["input"].x = _padded_input(x_flat, start, stop, n_copies)
             net.run(snn.run_steps * snn.dt, namespace={})
             parts.append((start, read_results(snn, net, stop - start, n_copies, record_spikes)))
             progress_bar.update(stop - start)

@@ -1,0 +1,184 @@
+"""Spiking NIR graphs as Brian2 networks (SpikingNetwork.from_nir), checked against snnTorch's own simulation.
+
+snnTorch (installed with the dev extra; it has no dependencies) exports ``Leaky`` as NIR LIF with
+``dt = 1e-4 s`` baked in: read with ``dt=0.1*ms`` the graph must reproduce snnTorch spike for spike
+for ``reset_mechanism="zero"`` (NIR's reset), with a constant input and with a time series, on the
+reference and on Brian2."""
+
+import warnings
+
+import numpy as np
+import pytest
+from brian2 import ms
+
+import neuroconv as nc
+
+nir = pytest.importorskip("nir")
+torch = pytest.importorskip("torch")
+snntorch = pytest.importorskip("snntorch")
+
+
+def leaky(shape, beta, threshold=1.0, **kw):
+    """snnTorch Leaky with per-neuron beta and threshold (snnTorch 1.0's export needs tensors)."""
+    shape = (shape,) if isinstance(shape, int) else shape
+    return snntorch.Leaky(beta=torch.full(shape, float(beta)), threshold=torch.full(shape, float(threshold)),
+                          init_hidden=True, reset_mechanism="zero", **kw)
+
+
+def export(net, sample, path):
+    from snntorch.export_nir import export_to_nir
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = export_to_nir(net, sample, ignore_dims=[0])
+    nir.write(path, graph)
+    return path
+
+
+def snntorch_spikes(net, frames):
+    """snnTorch's forward step by step over ``frames`` (steps, batch, ...): each Leaky's spikes (steps, batch, n)."""
+    neurons = [m for m in net.modules() if isinstance(m, snntorch.SpikingNeuron)]
+    for m in neurons:
+        m.mem = torch.zeros(0)
+    record = {id(m): [] for m in neurons}
+    hooks = [m.register_forward_hook(lambda mod, i, out: record[id(mod)].append(
+        (out[0] if isinstance(out, tuple) else out).detach().numpy().reshape(len(frames[0]), -1).copy()))
+        for m in neurons]
+    with torch.no_grad():
+        for frame in frames:
+            net(torch.as_tensor(frame, dtype=torch.float32))
+    for h in hooks:
+        h.remove()
+    return [np.stack(record[id(m)]).astype(bool) for m in neurons]
+
+
+def trains(result, k, steps):
+    spikes = result.spikes[k]
+    out = np.zeros((steps, result.batch_size, result.spike_counts[k].shape[1]), dtype=bool)
+    out[spikes.step, spikes.image, spikes.neuron] = True
+    return out
+
+
+@pytest.fixture(scope="module")
+def mlp(tmp_path_factory):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(20, 16), leaky(16, 0.9), torch.nn.Linear(16, 5),
+                              leaky(5, 0.8, threshold=0.7, output=True))
+    with torch.no_grad():
+        net[2].weight.mul_(3.0)
+    return net, export(net, torch.zeros(1, 20), str(tmp_path_factory.mktemp("nir") / "mlp.nir"))
+
+
+@pytest.mark.parametrize("device", ["reference", "runtime"])
+def test_snntorch_leaky_graph_runs_as_snntorch_does(mlp, device):
+    net, path = mlp
+    T = 32
+    snn = nc.SpikingNetwork.from_nir(path, dt=0.1 * ms, timesteps=T)
+    assert snn.readout == "spikes" and [layer.name for layer in snn.layers] == ["layer0", "output"]
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (6, 20))
+    hidden, out = snntorch_spikes(net, np.repeat(x[None], T, 0))
+    res = snn.run(x, device=device, progress=False)
+    assert hidden.sum() > 20 and out.sum() > 5  # the comparison is not between silent networks
+    np.testing.assert_array_equal(trains(res, 0, T), hidden)
+    np.testing.assert_array_equal(res.output_spike_counts, out.sum(0))
+    # a time series (batch, steps, features): a new frame every step, sparse like event data
+    xs = rng.uniform(0, 1, (5, T, 20)) * (rng.uniform(0, 1, (5, T, 20)) < 0.5)
+    hidden, out = snntorch_spikes(net, np.transpose(xs, (1, 0, 2)))
+    res = snn.run(xs, device=device, progress=False)
+    np.testing.assert_array_equal(trains(res, 0, T), hidden)
+    np.testing.assert_array_equal(res.output_spike_counts, out.sum(0))
+
+
+def test_snntorch_conv_graph_runs_as_snntorch_does(tmp_path):
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), leaky((4, 8, 8), 0.85), torch.nn.Flatten(),
+                              torch.nn.Linear(256, 10), leaky(10, 0.9, output=True))
+    path = export(net, torch.zeros(1, 1, 8, 8), str(tmp_path / "cnn.nir"))
+    T = 16
+    snn = nc.SpikingNetwork.from_nir(path, dt=0.1 * ms, timesteps=T)
+    x = np.random.default_rng(2).uniform(0, 1.5, (3, 1, 8, 8))
+    hidden, out = snntorch_spikes(net, np.repeat(x[None], T, 0))
+    res = snn.run(x, device="reference", progress=False)
+    assert hidden.sum() > 50
+    np.testing.assert_array_equal(trains(res, 0, T), hidden)
+    np.testing.assert_array_equal(res.output_spike_counts, out.sum(0))
+
+
+def test_leaky_integrator_readout_and_resting_potential_brian2_equals_reference():
+    """A hand-written graph: LIF with v_leak and v_reset != 0, an IF layer, an LI readout."""
+    rng = np.random.default_rng(3)
+    nodes = {
+        "input": nir.Input(input_type=np.array([6])),
+        "fc1": nir.Affine(weight=rng.normal(0, 1, (8, 6)), bias=rng.normal(0, 0.1, 8)),
+        "lif": nir.LIF(tau=np.full(8, 5e-3), r=np.full(8, 5.0), v_leak=np.full(8, 0.2), v_threshold=np.full(8, 1.0),
+                       v_reset=np.full(8, -0.3)),
+        "fc2": nir.Linear(weight=rng.normal(0, 1, (4, 8))),
+        "if": nir.IF(r=np.ones(4), v_threshold=np.full(4, 0.8), v_reset=np.zeros(4)),
+        "fc3": nir.Affine(weight=rng.normal(0, 1, (3, 4)), bias=np.zeros(3)),
+        "li": nir.LI(tau=np.full(3, 20e-3), r=np.full(3, 20.0), v_leak=np.zeros(3)),
+        "output": nir.Output(output_type=np.array([3])),
+    }
+    edges = [("input", "fc1"), ("fc1", "lif"), ("lif", "fc2"), ("fc2", "if"), ("if", "fc3"), ("fc3", "li"),
+             ("li", "output")]
+    snn = nc.SpikingNetwork.from_nir(nir.NIRGraph(nodes=nodes, edges=edges), dt=1 * ms, timesteps=20)
+    assert snn.readout == "membrane"
+    x = rng.uniform(0, 1, (4, 6))
+    ref = snn.run(x, device="reference", progress=False, record_margin=True)
+    brian = snn.run(x, device="runtime", progress=False)
+    assert sum(c.sum() for c in ref.spike_counts) > 10
+    from nets import assert_equivalent
+
+    assert assert_equivalent(brian, ref) == 0
+    # the numpy semantics by hand for the first layer: v <- (1 - dt/tau) v + (r dt/tau) (W x + b) + (dt/tau) v_leak
+    a, c = 1 - 1e-3 / 5e-3, 5.0 * 1e-3 / 5e-3
+    v, count = np.zeros((4, 8)), np.zeros((4, 8), int)
+    drive = x @ nodes["fc1"].weight.T + nodes["fc1"].bias
+    for _ in range(20):
+        v = a * v + c * drive + (1 - a) * 0.2
+        fired = v > 1.0
+        count += fired
+        v[fired] = -0.3
+    np.testing.assert_array_equal(ref.spike_counts[0], count)
+
+
+@pytest.mark.standalone
+def test_nir_network_on_cpp_standalone(mlp, tmp_path):
+    _, path = mlp
+    snn = nc.SpikingNetwork.from_nir(path, dt=0.1 * ms, timesteps=16)
+    x = np.random.default_rng(4).uniform(0, 1, (3, 20))
+    a = snn.run(x, device="reference", progress=False)
+    b = snn.run(x, device="cpp_standalone", progress=False, build_directory=str(tmp_path / "build"))
+    assert all(np.array_equal(p, q) for p, q in zip(a.spike_counts, b.spike_counts))
+    np.testing.assert_array_equal(a.output_spike_counts, b.output_spike_counts)
+
+
+def test_refusals_are_clear(mlp, tmp_path):
+    _, path = mlp
+    with pytest.raises(nc.NeuroconvError, match="longer than tau.*dt = 0.1 ms"):
+        nc.SpikingNetwork.from_nir(path, dt=1 * ms)  # snnTorch's beta = 0.9 is tau = 1 ms at its dt = 0.1 ms
+    snn = nc.SpikingNetwork.from_nir(path, dt=0.1 * ms, timesteps=8)
+    with pytest.raises(nc.NeuroconvError, match="runs 8 steps"):
+        snn.run(np.zeros((2, 5, 20)), device="reference", progress=False)
+    with pytest.raises(nc.NeuroconvError, match="time-series input"):
+        snn.run(np.zeros((2, 8, 20)), device="cpp_standalone", progress=False)
+    with pytest.raises(nc.NeuroconvError, match="saved as NIR"):
+        snn.save(tmp_path / "x")
+    with pytest.raises(nc.NeuroconvError, match="leaky LIF"):
+        nc.ann.from_nir(path)
+
+
+def test_leaky_beta_one_reads_as_if(tmp_path):
+    """snnTorch writes Leaky(beta=1) as LIF(tau=inf, r=inf): an IF network, also for neuroconv.ann.from_nir."""
+    torch.manual_seed(5)
+    net = torch.nn.Sequential(torch.nn.Linear(10, 12), leaky(12, 1.0), torch.nn.Linear(12, 3))
+    path = export(net, torch.zeros(1, 10), str(tmp_path / "if.nir"))
+    graph = nir.read(path)
+    assert any(type(n).__name__ == "LIF" and np.isinf(n.tau).all() for n in graph.nodes.values())
+    ann = nc.ann.from_nir(path)
+    assert ann.layers[1].threshold == pytest.approx(1.0)
+    snn = nc.SpikingNetwork.from_nir(path, dt=1 * ms, timesteps=24)
+    x = np.random.default_rng(6).uniform(0, 1, (4, 10))
+    (hidden,) = snntorch_spikes(net, np.repeat(x[None], 24, 0))
+    res = snn.run(x, device="reference", progress=False)
+    np.testing.assert_array_equal(trains(res, 0, 24), hidden)
