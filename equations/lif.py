@@ -3,9 +3,10 @@
 The IF neuron of Deng & Gu (:class:`neuroconv.equations.IF`) with the biophysics a Brian2 user
 asks about. Each timestep (one ``dt``), in this order:
 
-1. **Leak and drive.** ``v <- v + (I + b - (1 - decay) * v + noise)``, i.e.
-   ``v <- decay * v + I + b + noise`` with ``decay = exp(-dt / tau)``: the membrane keeps
-   ``exp(-dt/tau)`` of itself over one step, then adds the step's input current ``I`` (the
+1. **Leak and drive.** ``v <- v + (I + b - (1 - decay) * (v - v_rest) + noise)``, i.e.
+   ``v <- v_rest + decay * (v - v_rest) + I + b + noise`` with ``decay = exp(-dt / tau)``: the
+   membrane keeps ``exp(-dt/tau)`` of its distance from rest over one step (rest: ``v_rest`` times
+   the neuron's threshold, 0 by default), then adds the step's input current ``I`` (the
    first layer's constant input), the bias ``b`` and, with ``noise = sigma > 0``, a Gaussian
    kick ``sigma * theta * N(0, 1)``. Spikes from the layer below then add ``w * theta_pre``
    each (within the step, before this layer's threshold, as for IF).
@@ -23,6 +24,14 @@ asks about. Each timestep (one ``dt``), in this order:
 
 The membrane starts at ``vt / 2`` (``shift=True``, Deng & Gu's shift) or 0. The output
 layer of the membrane readout does not leak: it sums its input, readout ``v / T`` as IF.
+
+Leak-aware conversion (``v_rest=0.5``): a soft-reset neuron's membrane spends its time between
+0 and its threshold, about ``vt/2`` on average once it fires regularly (it starts there with the
+shift), so a leak towards 0 removes ``(1 - decay) * vt/2`` per step on average and lowers the
+rate below what the ANN activation asks. Resting at half the threshold makes the leak pull the
+residual up as often as down: the rate of a regularly firing neuron is preserved to first order
+in ``1 - decay``, while a silent neuron still relaxes to rest below threshold and stays silent.
+``benchmarks/bench_leak_aware.py`` measures it against the plain conversion.
 
 Noise is counter-based (:mod:`neuroconv.equations._random`): the kick of a neuron at a step
 is a pure function of (seed, layer, neuron, image, step), computed by Box-Muller from two
@@ -97,6 +106,9 @@ class LIF(NeuronModel):
         Start at half the threshold (default) or at 0.
     jitter_seed : int
         Seed of the threshold heterogeneity.
+    v_rest : float
+        Resting potential in units of the neuron's threshold (the leak pulls towards it). 0 (default):
+        the leak towards 0 of a plain LIF; 0.5: the leak-aware conversion (module docstring).
     """
 
     tau: Quantity
@@ -106,6 +118,7 @@ class LIF(NeuronModel):
     reset: str = "subtract"
     shift: bool = True
     jitter_seed: int = 0
+    v_rest: float = 0.0
 
     method = "euler"
     threshold = "v >= vt"
@@ -119,6 +132,11 @@ class LIF(NeuronModel):
         _time(self.refractory, "refractory")
         object.__setattr__(self, "noise", _fraction(self.noise, "noise"))
         object.__setattr__(self, "threshold_jitter", _fraction(self.threshold_jitter, "threshold_jitter"))
+        if isinstance(self.v_rest, (bool, np.bool_)) or not isinstance(self.v_rest, (int, float, np.integer,
+                                                                                      np.floating)) \
+                or not 0 <= self.v_rest < 1:
+            raise NeuroconvError(f"LIF(v_rest={self.v_rest!r}) must be a number in [0, 1) (units of the threshold).")
+        object.__setattr__(self, "v_rest", float(self.v_rest))
         if self.reset not in _RESETS:
             raise NeuroconvError(f"LIF(reset={self.reset!r}): reset must be one of {sorted(_RESETS)}.")
         if not isinstance(self.shift, (bool, np.bool_)):
@@ -136,7 +154,7 @@ class LIF(NeuronModel):
     def __repr__(self):
         parts = ["tau=inf*second" if not self.leaky else f"tau={self.tau!r}"]
         defaults = dict(refractory=0 * second, noise=0.0, threshold_jitter=0.0, reset="subtract", shift=True,
-                        jitter_seed=0)
+                        jitter_seed=0, v_rest=0.0)
         for name, default in defaults.items():
             value = getattr(self, name)
             if str(value) != str(default):
@@ -150,7 +168,7 @@ class LIF(NeuronModel):
         return {"family": "lif", "tau": "inf" if math.isinf(tau) else tau,
                 "refractory": float(self.refractory / second), "noise": self.noise,
                 "threshold_jitter": self.threshold_jitter, "reset": self.reset, "shift": bool(self.shift),
-                "jitter_seed": int(self.jitter_seed)}
+                "jitter_seed": int(self.jitter_seed), "v_rest": self.v_rest}
 
     @classmethod
     def from_spec(cls, params: dict):
@@ -206,7 +224,10 @@ class LIF(NeuronModel):
             extra = ("\nsigma : 1 (constant, shared)  # noise: std of the kick per step, in units of theta"
                      "\nrng_key : integer (constant)  # this neuron's random stream (seed, layer, neuron)")
         flags = " (unless refractory)" if self.brian2_refractory is not False else ""
-        return (f"\ndv/dt = ((I + b) - (1 - decay) * v{noise}) / dt : 1{flags}  # one Euler step is the exact "
+        leak = "(1 - decay) * (v - v_rest)" if self.v_rest else "(1 - decay) * v"
+        if self.v_rest:
+            extra += "\nv_rest : 1 (constant)         # resting potential (v_rest times vt)"
+        return (f"\ndv/dt = ((I + b) - {leak}{noise}) / dt : 1{flags}  # one Euler step is the exact "
                 "discrete update"
                 "\nI : 1                          # input current per step (the first layer's constant input)"
                 "\nb : 1 (constant)               # bias, added every step"
@@ -251,6 +272,8 @@ class LIF(NeuronModel):
         vt = self.firing_thresholds(layer.theta, index)
         values = {"theta": layer.theta, "vt": vt, "v": self.initial_v(vt), "b": layer.bias,
                   "decay": self.decay(snn.dt)}
+        if self.v_rest:
+            values["v_rest"] = self.v_rest * vt
         if self.stochastic:
             values["sigma"] = self.noise
         return values
@@ -293,6 +316,7 @@ class _LIFPopulation(ReferencePopulation):
         self.vt = model.firing_thresholds(layer.theta, index)
         self.v = np.tile(model.initial_v(self.vt), (batch, 1))
         self.loss = 1.0 - model.decay(snn.dt)  # Brian2 computes 1 - decay once, then v + (I + b - loss * v)
+        self.rest = model.v_rest * self.vt if model.v_rest else None
         self.r = model.refractory_steps(snn.dt)
         self.last = np.full(self.v.shape, -(2 ** 40), dtype=np.int64)
         self.keys = self.images = None
@@ -302,7 +326,12 @@ class _LIFPopulation(ReferencePopulation):
 
     def _candidate(self, drive, t):
         """``(membrane after leak and drive, active)`` where ``active`` marks non-refractory neurons."""
-        inc = drive - self.loss * self.v if self.loss else drive
+        if not self.loss:
+            inc = drive
+        elif self.rest is None:
+            inc = drive - self.loss * self.v
+        else:
+            inc = drive - self.loss * (self.v - self.rest)
         if self.keys is not None:
             u1 = _random.uniform(self.keys, self.images, 2 * t)
             u2 = _random.uniform(self.keys, self.images, 2 * t + 1)

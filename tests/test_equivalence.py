@@ -28,7 +28,8 @@ def draw_neuron(data, kind):
                      threshold_jitter=data.draw(st.sampled_from([0.0, 0.2]), label="jitter"),
                      reset=data.draw(st.sampled_from(["subtract", "zero"]), label="reset"),
                      shift=data.draw(st.booleans(), label="shift"),
-                     jitter_seed=data.draw(st.integers(0, 3), label="jitter_seed"))
+                     jitter_seed=data.draw(st.integers(0, 3), label="jitter_seed"),
+                     v_rest=data.draw(st.sampled_from([0.0, 0.5]), label="v_rest"))
         return dict(neuron=neuron, timesteps=data.draw(st.integers(1, 24), label="T"), dt=1 * ms)
     if kind == "one_spike":
         neuron = OneSpike(base=data.draw(st.sampled_from([1.05, 1.1, 1.2, 1.5, 2.0, 3.0]), label="base"),

@@ -182,3 +182,17 @@ def test_delays_are_refused_where_they_do_not_apply(small, tmp_path):
     back = nc.load_network(snn.save(tmp_path / "delayed"))
     assert back.delays == snn.delays
     assert same_counts(*(s.run(x[:4], device="reference", progress=False) for s in (snn, back)))
+
+
+def test_leak_aware_rest_keeps_the_counts_of_if(small):
+    """v_rest = 0.5 (leak towards half the threshold) keeps counts near IF's where the plain leak loses spikes."""
+    net, calib, x, _ = small
+    runs = {name: nc.convert(net, neuron=model, timesteps=32, calibration_data=calib).run(
+        x, device="reference", progress=False)
+        for name, model in (("if", LIF(float("inf") * second)), ("plain", LIF(5 * ms)),
+                            ("aware", LIF(5 * ms, v_rest=0.5)))}
+    gap = {name: np.mean([np.abs(a - b).mean() for a, b in zip(runs[name].spike_counts, runs["if"].spike_counts)])
+           for name in ("plain", "aware")}
+    assert gap["aware"] < gap["plain"] / 3
+    with pytest.raises(nc.NeuroconvError, match="v_rest"):
+        LIF(5 * ms, v_rest=1.0)
