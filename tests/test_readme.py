@@ -66,3 +66,21 @@ def test_sweep_example_is_the_shipped_config():
 
     cfg = load_config(ROOT / "examples" / "accuracy_vs_T.toml", prepare_models=False)
     assert len(cfg.cells) == 72 and set(cfg.grid["neuron"]) == {"if", "tpp", "tpp_unbiased", "one_spike"}
+
+
+def test_dynamics_example_runs(tmp_path, monkeypatch, capsys):
+    code = re.search(r"## Biophysical dynamics[^\n]*\n\n```python\n(.*?)\n```", _readme(), flags=re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README dynamics example", "exec"), {"__name__": "readme_dynamics"})
+    out = capsys.readouterr().out.split()
+    assert float(out[0]) > 0.9 and out[1] == "True" and float(out[3]) > 0
+
+
+def test_nir_example_runs(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("snntorch")
+    pytest.importorskip("nir")
+    code = re.search(r"## Spiking networks from NIR[^\n]*\n\n```python\n(.*?)\n```", _readme(), flags=re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README NIR example", "exec"), {"__name__": "readme_nir"})
+    lines = [line.split() for line in capsys.readouterr().out.strip().splitlines()]
+    assert lines[0] == ["zero", "1.000", "1.00"] and lines[1][0] == "subtract"
