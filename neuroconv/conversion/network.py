@@ -281,17 +281,6 @@ class SpikingNetwork:
         return build_on_device(self, device, directory=directory, batch_size=batch_size, record_spikes=record_spikes,
                                compute_capability=compute_capability, rounds=rounds)
 
-    @classmethod
-    def from_nir(cls, graph, dt=None, timesteps: int = 32) -> "SpikingNetwork":
-        """A spiking NIR graph (IF, LIF; ``nir.NIRGraph`` or a ``.nir`` path) as a network of Brian2 objects with
-        NIR's semantics, ``timesteps`` steps of ``dt`` (default 1 ms; snnTorch files: 0.1 ms) per run
-        (:mod:`neuroconv.conversion.nir_spiking`)."""
-        from brian2 import ms
-
-        from neuroconv.conversion.nir_spiking import from_nir
-
-        return from_nir(graph, dt=1 * ms if dt is None else dt, timesteps=timesteps)
-
     def save(self, path) -> str:
         """Write this network to one ``.npz`` archive (arrays + JSON, no pickle); see
         :mod:`neuroconv.conversion.saved`. ``neuroconv.load_network(path)`` reads it back.
