@@ -182,3 +182,33 @@ def test_leaky_beta_one_reads_as_if(tmp_path):
     (hidden,) = snntorch_spikes(net, np.repeat(x[None], 24, 0))
     res = snn.run(x, device="reference", progress=False)
     np.testing.assert_array_equal(trains(res, 0, 24), hidden)
+
+
+def test_sumpool_is_avgpool_times_the_window():
+    """SumPool2d (Sinabs, snnTorch's sum pooling) reads as AvgPool2d with the next weights times the area."""
+    rng = np.random.default_rng(7)
+    conv = nir.Conv2d(input_shape=(6, 6), weight=rng.normal(0, 1, (3, 1, 3, 3)), stride=1, padding=1, dilation=1,
+                      groups=1, bias=np.zeros(3))
+    lif = nir.LIF(tau=np.full((3, 6, 6), 2e-3), r=np.full((3, 6, 6), 2.0), v_leak=np.zeros((3, 6, 6)),
+                  v_threshold=np.full((3, 6, 6), 0.5), v_reset=np.zeros((3, 6, 6)))
+    fc = rng.normal(0, 1, (4, 27))
+
+    def graph(pool, weight):
+        nodes = {"input": nir.Input(input_type=np.array([1, 6, 6])), "conv": conv, "lif": lif, "pool": pool,
+                 "flat": nir.Flatten(input_type={"input": np.array([3, 3, 3])}, start_dim=0),
+                 "fc": nir.Affine(weight=weight, bias=np.zeros(4)), "li": nir.LI(tau=np.full(4, 1e-2),
+                                                                                r=np.full(4, 10.0),
+                                                                                v_leak=np.zeros(4)),
+                 "output": nir.Output(output_type=np.array([4]))}
+        edges = [("input", "conv"), ("conv", "lif"), ("lif", "pool"), ("pool", "flat"), ("flat", "fc"), ("fc", "li"),
+                 ("li", "output")]
+        return nc.SpikingNetwork.from_nir(nir.NIRGraph(nodes=nodes, edges=edges), dt=1 * ms, timesteps=12)
+
+    summed = graph(nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])), fc)
+    averaged = graph(nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+                     fc * 4)
+    x = rng.uniform(0, 1, (3, 1, 6, 6))
+    a, b = (s.run(x, device="reference", progress=False) for s in (summed, averaged))
+    assert a.spike_counts[0].sum() > 10
+    np.testing.assert_array_equal(a.spike_counts[0], b.spike_counts[0])
+    np.testing.assert_allclose(a.output, b.output, rtol=1e-12, atol=1e-12)

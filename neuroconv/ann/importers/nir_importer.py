@@ -209,28 +209,35 @@ def read_graph(graph, dt=None, spiking_output=False):
             pending[name] = (node, src_index, src_scale)
             env[name] = ("pending", name)
             continue
-        if kind == "SumPool2d":
-            raise NeuroconvError(f"NIR node {name!r} is a SumPool2d; from_nir reads AvgPool2d (a SumPool2d is an "
-                                 "AvgPool2d times the window size: fold that factor into the next weights).")
         if kind == "LIF" and dt is None:
             leaky = np.any(np.isfinite(_array(node.tau)))
             if leaky:
                 raise NeuroconvError(
                     f"NIR node {name!r} is a leaky LIF (finite tau): neuroconv.ann.from_nir reads non-leaky networks "
                     "as ANNs; run spiking graphs with neuroconv.SpikingNetwork.from_nir(path, dt=..., timesteps=...).")
-        if kind not in ("IF", "LIF", "I", "LI", "Flatten", "AvgPool2d"):
+        if kind not in ("IF", "LIF", "I", "LI", "Flatten", "AvgPool2d", "SumPool2d"):
             raise NeuroconvError(
                 f"NIR node {name!r} is a {kind}, which from_nir does not convert (supported: Input, Output, Affine, "
-                "Linear, Conv2d, Flatten, AvgPool2d, IF, LIF, and I/LI as the readout).")
-        if kind in ("Flatten", "AvgPool2d"):
+                "Linear, Conv2d, Flatten, AvgPool2d, SumPool2d, IF, LIF, and I/LI as the readout).")
+        if kind in ("Flatten", "AvgPool2d", "SumPool2d"):
             (src,) = srcs
             src_index, src_scale = _materialise(env[src], pending, append, r=None)
+            if src_scale is not None and np.size(src_scale) > 1:
+                flat = np.asarray(src_scale).reshape(-1)
+                if np.all(flat == flat[0]):
+                    src_scale = flat[0]
+                elif kind != "Flatten":
+                    raise NeuroconvError(f"NIR {kind} {name!r} pools neurons with different thresholds; give the "
+                                         "spiking layer before it one threshold (per layer).")
             if kind == "Flatten":
                 layer = Flatten()
             else:
-                layer = AvgPool2d(tuple(np.atleast_1d(node.kernel_size).astype(int)),
-                                  tuple(np.atleast_1d(node.stride).astype(int)),
+                kernel = tuple(np.atleast_1d(node.kernel_size).astype(int))
+                kernel = kernel * 2 if len(kernel) == 1 else kernel
+                layer = AvgPool2d(kernel, tuple(np.atleast_1d(node.stride).astype(int)),
                                   tuple(np.atleast_1d(node.padding).astype(int)))
+                if kind == "SumPool2d":  # the window's sum = its mean times its area: the next weights take it
+                    src_scale = (1.0 if src_scale is None else np.asarray(src_scale)) / float(np.prod(kernel))
             env[name] = (append(layer, [src_index]), src_scale)
             continue
         # a neuron node: sum of its incoming (weighted) pathways, then ReLU with its threshold
