@@ -135,11 +135,13 @@ test_one_spike_standalone_matches_reference_full = pytest.mark.slow(pytest.mark.
 test_lif_runtime_numpy_matches_reference = random_network_test(60, "runtime", "lif")
 test_delays_if_runtime_numpy_matches_reference = random_network_test(30, "runtime", "if_delays")
 test_delays_lif_runtime_numpy_matches_reference = random_network_test(30, "runtime", "lif_delays")
-test_delays_standalone_matches_reference_few = pytest.mark.standalone(random_network_test(2, "cpp_standalone",
+test_delays_standalone_matches_reference_few = pytest.mark.standalone(random_network_test(1, "cpp_standalone",
                                                                                           "lif_delays"))
+test_delays_standalone_matches_reference_full = pytest.mark.slow(pytest.mark.standalone(
+    random_network_test(100, "cpp_standalone", "lif_delays")))
 test_lif_cython_matches_reference_few = pytest.mark.cython(random_network_test(3, "runtime", "lif",
                                                                                codegen_target="cython"))
-test_lif_standalone_matches_reference_few = pytest.mark.standalone(random_network_test(2, "cpp_standalone", "lif"))
+test_lif_standalone_matches_reference_few = pytest.mark.standalone(random_network_test(1, "cpp_standalone", "lif"))
 test_lif_standalone_matches_reference_full = pytest.mark.slow(pytest.mark.standalone(
     random_network_test(100, "cpp_standalone", "lif")))
 

@@ -36,6 +36,20 @@ test_rounds_if_match_reference_full = pytest.mark.slow(pytest.mark.standalone(ro
 
 
 @pytest.mark.standalone
+def test_lif_rounds_forget_refractoriness_and_draw_per_image(demo_net, digits):
+    """LIF with refractoriness and noise in rounds of 7 images: every round starts with no neuron refractory
+    (lastspike goes back with the state), and each image's noise follows its position in x."""
+    from brian2 import ms
+
+    from neuroconv.equations import LIF
+
+    x_train, x_test, _, _ = digits
+    snn = nc.convert(demo_net, neuron=LIF(tau=20 * ms, refractory=3 * ms, noise=0.1), timesteps=16,
+                     calibration_data=x_train, thresholds=None)
+    check_device(snn, x_test[:30], "cpp_standalone", batch_size=7, rounds=5)
+
+
+@pytest.mark.standalone
 def test_demo_network_many_rounds_and_runs(demo_net, digits):
     """540 digits in batches of 7, 40 rounds per run: 2 runs (the second ends in padding), spikes recorded."""
     x_train, x_test, _, _ = digits

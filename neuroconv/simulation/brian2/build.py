@@ -195,8 +195,10 @@ def _population(snn, k, n_copies, clock, threshold_order, round_clock=None, seed
             reset += "\nspike_count += 1"
         equations, round_code, start_values = _round_reset(equations, values)
     refractory = model.brian2_refractory if layer.spiking else False
-    if round_code and refractory is not False:  # a spike of the previous round leaves no refractoriness
-        round_code += "\nlastspike = -1e4 * second\nnot_refractory = True"
+    if round_code and refractory is not False:
+        # a spike of the previous round leaves no refractoriness; first, because Brian2 leaves a variable
+        # flagged (unless refractory) unchanged on refractory neurons, in these statements too
+        round_code = "lastspike = -1e4 * second\nnot_refractory = True\n" + round_code
     group = NeuronGroup(n, equations, threshold=threshold, reset=reset, method=method, clock=clock, name=layer.name,
                         namespace=dict(model.namespace), refractory=refractory)
     if layer.spiking:
