@@ -20,9 +20,17 @@ needs_nvcc = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not o
 HAS_GPU = cuda.gpu_available()
 
 
-@pytest.fixture(params=["if", "one_spike", "tpp", "brian2_strings"])
+@pytest.fixture(params=["if", "one_spike", "tpp", "brian2_strings", "lif_delays"])
 def small_snn(request, demo_net, digits):
     x_train, x_test, _, _ = digits
+    if request.param == "lif_delays":  # refractoriness, counter-based noise, jitter, v_rest, per-synapse delays
+        from brian2 import ms
+
+        from neuroconv.equations import LIF
+
+        model = LIF(tau=20 * ms, refractory=2 * ms, noise=0.1, threshold_jitter=0.1, v_rest=0.5)
+        return nc.convert(demo_net, neuron=model, timesteps=16, calibration_data=x_train,
+                          delays=nc.Delays(1 * ms, jitter=1 * ms, seed=0)), x_test
     if request.param == "brian2_strings":  # a model from Brian2 strings: a leaky IF
         from neuroconv.equations import NeuronModel
 
