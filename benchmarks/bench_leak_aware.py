@@ -6,7 +6,7 @@ A leak towards 0 costs a regularly firing soft-reset neuron ``(1 - exp(-dt/tau))
 step on average (its membrane sits between 0 and its threshold); resting at half the
 threshold (``v_rest=0.5``, equations/lif.py) cancels that to first order. For each network
 (the shipped digits MLP on its 540 test digits; with ``--fashion`` also the zoo's Fashion-MNIST
-CNN with average pooling on ``--fashion-images`` test images, which needs the Debian package
+CNN (conv-BN-ReLU-maxpool x2) on ``--fashion-images`` test images, which needs the Debian package
 dataset-fashion-mnist), each T and each tau: accuracy, hidden spikes per image and the mean
 absolute difference of every neuron's count from IF's (the ANN's rate code), from the numpy
 reference; Brian2 runtime (numpy) runs the first ``--brian2-images`` images of every setting and
@@ -38,7 +38,7 @@ def networks(args):
         model = zoo.load("fashion_cnn")
         data = model.dataset
         n = args.fashion_images
-        yield "Fashion-MNIST CNN (avg pool)", model.to_ann(), data.x_train[:2000], data.x_test[:n], data.y_test[:n]
+        yield "Fashion-MNIST CNN (max pool)", model.to_ann(), data.x_train[:2000], data.x_test[:n], data.y_test[:n]
 
 
 def measure(ann, x_cal, x_test, y_test, model, T, baseline, n_brian2):
