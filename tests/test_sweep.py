@@ -85,7 +85,9 @@ def test_config_cells_and_stable_ids(tmp_path):
     (("family = \"one_spike\"\nbase = 1.5", "family = \"brian2\""), "neurons.fast_one_spike", "missing"),
     (("neuron = [\"if\", \"tpp\", \"fast_one_spike\"]", "neuron = [\"brian2\"]"), "grid.neuron",
      "unknown neuron 'brian2'"),
-    (("family = \"one_spike\"", "family = \"lif\""), "neurons.fast_one_spike", "unknown neuron family 'lif'"),
+    (("family = \"one_spike\"", "family = \"hodgkin_huxley\""), "neurons.fast_one_spike",
+     "unknown neuron family 'hodgkin_huxley'"),
+    (("family = \"one_spike\"", "family = \"lif\""), "neurons.fast_one_spike", "lif has no parameter"),
     (("output = \"out/table.csv\"", "output = \"out/table.parquet\""), "sweep.output", "is a .csv file"),
 ])
 def test_bad_configs_are_rejected_with_the_key_named(tmp_path, change, key, message):
