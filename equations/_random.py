@@ -63,8 +63,11 @@ def neuron_keys(seed: int, layer_index: int, size: int) -> np.ndarray:
 
 
 def random_seed() -> int:
-    """A fresh seed from the operating system's entropy (used when ``seed=None``; the result records it)."""
-    return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
+    """The seed used when ``seed=None`` (the result records it): drawn from numpy's global generator, the
+    one ``brian2.seed(n)`` (runtime device) and ``np.random.seed(n)`` set. So a script that calls
+    ``brian2.seed(123)`` gets the same spikes every time it runs, as with Brian2's own random numbers;
+    without that, numpy seeds its generator from the operating system and every process differs."""
+    return int(np.random.randint(0, 2**32, dtype=np.int64))
 
 
 _C_MIX = """

@@ -77,13 +77,13 @@ class NeuronModel:
     #: What a spike does at each outgoing synapse.
     on_pre = "v_post += w * theta_pre"
     #: Model of the analog input group: it holds the image and fires once, in the first step.
-    input_model = "x : 1 (constant)  # analog input value, constant over the run"
+    input_model = "ann_input : 1 (constant)  # analog input value, constant over the run"
     #: Input neurons fire once, in the first step, to deliver their value (zeros stay silent).
-    input_threshold = "t < dt and x != 0"
+    input_threshold = "t < dt and ann_input != 0"
     #: Model of the synapses from the input group into the first layer.
     input_synapse_model = "w : 1 (constant)"
     #: The input spike sets up the first layer's constant current ``I = sum_k w_k x_k``.
-    input_on_pre = "I_post += w * x_pre"
+    input_on_pre = "I_post += w * ann_input_pre"
     #: Schedule slot of the input spikes (``before_groups``: before any layer integrates).
     input_when = "before_groups"
     #: Brian2 integration method.

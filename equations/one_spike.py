@@ -102,7 +102,7 @@ class OneSpike(NeuronModel):
     #: What a spike does at each outgoing synapse.
     on_pre = "v_post += w * amplitude_pre"
     #: The analog input, delivered once in the first step (after the growth, before layer 0's threshold).
-    input_on_pre = "v_post += w * x_pre"
+    input_on_pre = "v_post += w * ann_input_pre"
     #: Schedule slot of the input spikes: within ``thresholds``, before layer 0 (order 0).
     input_when = "thresholds"
     pipelined = True

@@ -76,7 +76,7 @@ class TPP(NeuronModel):
     reset_code = "v -= theta"
     on_pre = "v_post += w * theta_pre"
     #: The whole accumulation phase of constant input, at once.
-    input_on_pre = "v_post += n_steps_post * w * x_pre"
+    input_on_pre = "v_post += n_steps_post * w * ann_input_pre"
     input_when = "thresholds"
     output_equations = _OUTPUT_EQUATIONS
     stochastic = True

@@ -91,6 +91,9 @@ from neuroconv.simulation import DEVICES, Device, LayerSpikes, SimulationResult,
 ann.to_nir = to_nir  # the 0.1.0 name (the export needs the converted network, so it lives in conversion/)
 
 from neuroconv._version import __version__
+from neuroconv._hooks import install_excepthook as _install_excepthook
+
+_install_excepthook()  # a NeuroconvError shows as Python's plain error, not Brian2's 'bug in Brian 2' banner
 
 __all__ = ["ann", "datasets", "equations", "NeuronModel", "calibrate", "convert", "SpikingNetwork", "SpikingLayer",
            "Device", "DEVICES", "register_device", "NeuroconvError", "NeuroconvWarning", "SimulationResult",

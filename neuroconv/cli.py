@@ -299,8 +299,11 @@ def main(argv=None) -> int:
         return 2
     previous = signal.signal(signal.SIGTERM, _terminated) if threading.current_thread() is threading.main_thread() \
         else None
+    from neuroconv._hooks import plain_warnings
+
     try:
-        return globals()[_COMMANDS[args.command]](args)
+        with plain_warnings():
+            return globals()[_COMMANDS[args.command]](args)
     except _Terminated:
         print("neuroconv: terminated", file=sys.stderr)
         return 143

@@ -21,7 +21,7 @@ def test_to_brian2_objects_and_names(demo_net, digits):
         assert isinstance(net[name], brian2.Synapses)
     assert isinstance(net["layer0_spikes"], brian2.SpikeMonitor)
     assert len(net["layer0"]) == 3 * 64 and len(net["output"]) == 3 * 10
-    np.testing.assert_array_equal(net["input"].x[:], x_test[:3].ravel())
+    np.testing.assert_array_equal(net["input"].ann_input[:], x_test[:3].ravel())
     # the dense weights are the ANN's own, one synapse per non-zero weight and copy
     w = demo_net.layers[0].weight
     assert len(net["input_to_layer0"]) == 3 * np.count_nonzero(w)

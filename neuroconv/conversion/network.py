@@ -226,7 +226,7 @@ class SpikingNetwork:
         check_timesteps(snn.run_steps, "the run length")
         return snn
 
-    def run(self, x, device: str = "runtime", batch_size: int | None = None, codegen_target: str = "numpy",
+    def run(self, x, device: str = "runtime", batch_size: int | None = None, codegen_target: str | None = None,
             record_spikes: bool = True, progress: bool = True, **options):
         """Simulate the network on inputs ``x`` (batch, *input_shape) and return a SimulationResult.
 
@@ -243,8 +243,11 @@ class SpikingNetwork:
             about 0.5 GiB); an explicit batch over that budget is refused before building.
             For ``cpp_standalone`` the default is a small batch (about 65,536 synapses) run
             for many rounds, see ``rounds``.
-        codegen_target : {"numpy", "cython"}
-            Brian2 code generation target for ``device="runtime"``.
+        codegen_target : {"numpy", "cython"}, optional
+            Brian2 code generation target for ``device="runtime"``. Default: Brian2's
+            ``prefs.codegen.target`` when you set it to ``"numpy"`` or ``"cython"``, else numpy
+            (Brian2's own default, ``"auto"``, picks Cython, which compiles for minutes the first
+            time and is cached after).
         record_spikes : bool
             Keep every spike (``result.spikes``); counts are always returned.
         progress : bool
@@ -255,8 +258,8 @@ class SpikingNetwork:
             project folder, kept), ``compute_capability`` (CUDA), ``record_margin``
             (reference only: smallest ``|v - theta|`` per neuron, for tie diagnosis), ``seed``
             (random numbers of stochastic models such as TPP: counter-based, so the same seed
-            gives the same spikes on every device, batch size and process; None draws one, kept
-            in ``result.seed``),
+            gives the same spikes on every device, batch size and process; None draws one from
+            numpy's global generator, which ``brian2.seed(n)`` sets, and keeps it in ``result.seed``),
             ``rounds`` (``cpp_standalone`` only: inferences one binary run simulates one after
             the other, each round a new ``batch_size`` of images and every state reset between
             rounds, so the synapses are created once per run; default: enough rounds for up
@@ -289,15 +292,18 @@ class SpikingNetwork:
 
         return save_network(self, path)
 
-    def to_brian2(self, x=None, batch_size: int | None = None, seed: int = 0):
+    def to_brian2(self, x=None, batch_size: int | None = None, seed: int | None = None):
         """The converted network as a ``brian2.Network`` for your own scripts.
 
         Groups are named ``input``, ``layer0``, ... , ``output``; synapses
         ``input_to_layer0``, ``layer0_to_layer1``, ...; spike monitors ``layer0_spikes``, ...
-        The analog input lives in ``net['input'].x`` (``batch_size`` copies, image-major).
+        The analog input lives in ``net['input'].ann_input`` (``batch_size`` copies, image-major).
         With ``x`` given the input values are set. Run it with ``net.run(snn.run_steps * snn.dt)``
-        (Brian2's magic ``run()`` would only see objects named in your script). ``seed``: the
-        random streams of stochastic models.
+        (Brian2's magic ``run()`` would only see objects named in your script), and pass
+        ``namespace={}``: the network's constants are in its objects, not in your script's variables.
+        ``seed``: the counter-based random streams of stochastic models (TPP, noisy LIF); None takes
+        one from numpy's global generator, which ``brian2.seed(n)`` sets, so a seeded script is
+        reproducible; the seed used is in ``net.neuroconv_seed``.
         """
         from neuroconv.simulation.brian2.build import build_network
 
@@ -307,7 +313,15 @@ class SpikingNetwork:
             if batch_size != x.shape[0]:
                 raise NeuroconvError(f"batch_size={batch_size} but x holds {x.shape[0]} images.")
         batch_size = 1 if batch_size is None else batch_size
-        net = build_network(self, batch_size, seed=seed)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or not 0 <= seed < 2**64):
+            raise NeuroconvError(f"seed must be an int in [0, 2**64) or None, got {seed!r}.")
+        if seed is None:
+            from neuroconv.equations._random import random_seed
+
+            seed = random_seed()
+        net = build_network(self, batch_size, seed=int(seed))
+        net.neuroconv_seed = int(seed)
         if x is not None:
-            net["input"].x = x.reshape(-1)
+            net["input"].ann_input = x.reshape(-1)
         return net

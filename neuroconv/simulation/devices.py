@@ -193,11 +193,27 @@ def check_cuda_runnable(snn=None):
         )
 
 
-def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target="numpy", record_spikes=True,
+def resolve_codegen_target(codegen_target, dev):
+    """``codegen_target=None``: the device's default, except that Brian2's runtime follows the user's
+    ``prefs.codegen.target`` when it is ``"numpy"`` or ``"cython"`` (Brian2's default ``"auto"`` means
+    numpy here: it starts at once, while Cython compiles for minutes the first time)."""
+    if codegen_target is not None:
+        return codegen_target
+    if len(dev.targets) > 1:
+        from brian2 import prefs
+
+        chosen = prefs.codegen.target
+        if isinstance(chosen, str) and chosen in dev.targets:
+            return chosen
+    return dev.targets[0]
+
+
+def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None, record_spikes=True,
                   progress=True, max_synapses=DEFAULT_MAX_SYNAPSES, record_margin=False, build_directory=None,
                   compute_capability=None, cache=True, seed=None, rounds=None):
     """Validate everything, then simulate on the chosen device (see SpikingNetwork.run)."""
     dev = Device.parse(device)
+    codegen_target = resolve_codegen_target(codegen_target, dev)
     if codegen_target not in _TARGETS:
         raise NeuroconvError(f"codegen_target must be one of {_TARGETS}, got {codegen_target!r}.")
     if codegen_target not in dev.targets:

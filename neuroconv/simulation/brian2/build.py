@@ -6,12 +6,12 @@ then, in slot ``thresholds``, layer 0 thresholds (order 0), its spikes reach lay
 step it was emitted in, as the conversion theory assumes. Resets follow in ``resets``;
 spike monitors record in ``end``. The analog input is constant over a run, so it is
 delivered once: every non-zero input neuron fires a single spike in the first step (slot
-``before_groups``), which sets layer 0's current ``I += w * x_pre``; from then on layer 0
+``before_groups``), which sets layer 0's current ``I += w * ann_input_pre``; from then on layer 0
 integrates ``I + b`` every step.
 
 One-Spike (:class:`neuroconv.equations.OneSpike`) uses the same slots: the growth
 ``v = base*v`` is the state update; the input spikes come within ``thresholds`` before
-layer 0 (orders -2, -1), after the first growth step, and add ``w * x_pre`` to layer 0's
+layer 0 (orders -2, -1), after the first growth step, and add ``w * ann_input_pre`` to layer 0's
 membrane once; each layer's threshold is gated to its own window by ``step`` (the
 timestep within the inference, defined here for models whose strings use it).
 Each population's model (``snn.model_of(k)``) gives its strings and, by ``brian2_values``,
@@ -68,7 +68,7 @@ def _series_input(snn, n_copies, clock):
     from brian2 import NeuronGroup
 
     n_in = int(np.prod(snn.ann.input_shape))
-    inp = NeuronGroup(n_in * n_copies, "x : 1  # this step's input frame", threshold="x != 0", reset="",
+    inp = NeuronGroup(n_in * n_copies, "ann_input : 1  # this step's input frame", threshold="ann_input != 0", reset="",
                       clock=clock, name="input")
     inp.thresholder["spike"].when = "thresholds"
     inp.thresholder["spike"].order = -2
@@ -92,9 +92,9 @@ def _input_objects(snn, n_copies, clock, round_clock=None, rounds=1):
     else:
         # on the round clock: the group (and its synapses) only work in each round's first step
         images = TimedArray(np.zeros((rounds, n_in * n_copies)), dt=round_clock.dt, name="neuroconv_images")
-        inp = NeuronGroup(n_in * n_copies, "x : 1  # analog input value of the current round", threshold="x != 0",
+        inp = NeuronGroup(n_in * n_copies, "ann_input : 1  # analog input value of the current round", threshold="ann_input != 0",
                           reset="", clock=round_clock, name="input", namespace={"neuroconv_images": images})
-        inp.run_regularly("x = neuroconv_images(t, i)", when="start", order=0, name="input_next_round")
+        inp.run_regularly("ann_input = neuroconv_images(t, i)", when="start", order=0, name="input_next_round")
     # the input fires once, in the first step: before any layer integrates (IF), or within the
     # thresholds slot, before layer 0's threshold (OneSpike, TPP)
     orders = (0, 1) if model.input_when != "thresholds" else (-2, -1)
@@ -235,7 +235,7 @@ def _pathway(snn, k, group, pre, matrix, n_copies, clock, input_orders, round_cl
     name = f"{pre.name}_to_{group.name}"
     if pre.name == "input" and series:
         # a time series: each step's frame adds w * x to the membrane (after the state update, like spikes)
-        syn = Synapses(pre, group, "w : 1 (constant)", on_pre="v_post += w * x_pre", clock=pre.clock, name=name)
+        syn = Synapses(pre, group, "w : 1 (constant)", on_pre="v_post += w * ann_input_pre", clock=pre.clock, name=name)
         return _connect(syn, matrix, n_copies, "thresholds", input_orders[1])
     if pre.name == "input":
         syn = Synapses(pre, group, model.input_synapse_model, on_pre=model.input_on_pre, clock=pre.clock, name=name)

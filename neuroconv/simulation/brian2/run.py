@@ -15,14 +15,23 @@ __all__ = ["run_runtime", "run_population", "read_results"]
 
 @contextlib.contextmanager
 def _codegen_target(target: str):
-    from brian2 import prefs
+    """Brian2's runtime device with code generation ``target`` for the duration, whatever device the user's
+    script has set (``set_device('cpp_standalone')`` before ``snn.run(x, device="runtime")`` works: the
+    runtime objects are built and run on the runtime device, then the user's device is active again)."""
+    from brian2 import get_device, prefs
+    from brian2.devices.device import reset_device, runtime_device, set_device
 
+    switch = get_device() is not runtime_device
+    if switch:
+        set_device(runtime_device)
     previous = prefs.codegen.target
     prefs.codegen.target = target
     try:
         yield
     finally:
         prefs.codegen.target = previous
+        if switch:
+            reset_device()
 
 
 def run_runtime(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed=0, codegen_target="numpy", **_):
@@ -37,6 +46,8 @@ def run_runtime(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed
     from brian2 import NetworkOperation
 
     series = x_flat.ndim == 3  # (images, steps, n_in): a new input frame every step
+    if codegen_target == "cython":  # Brian2 compiles each code object once, then loads it from its cache
+        progress_bar.set_postfix_str("Brian2 compiles Cython code on first use (minutes), cached after", refresh=True)
     with _codegen_target(codegen_target):
         net = build_network(snn, n_copies, record_spikes, seed=seed, series=series)
         frames = {}
@@ -44,7 +55,7 @@ def run_runtime(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed
             inp = net["input"]
 
             def next_frame():
-                inp.x = frames["now"][int(inp.clock.timestep[:])]
+                inp.ann_input = frames["now"][int(inp.clock.timestep[:])]
 
             net.add(NetworkOperation(next_frame, dt=snn.dt, when="start", name="input_next_frame"))
         net.store("initial")
@@ -58,9 +69,11 @@ def run_runtime(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed
                 frames["now"] = np.stack([_padded_input(x_flat[:, t], start, stop, n_copies)
                                           for t in range(x_flat.shape[1])])
             else:
-                net["input"].x = _padded_input(x_flat, start, stop, n_copies)
+                net["input"].ann_input = _padded_input(x_flat, start, stop, n_copies)
             net.run(snn.run_steps * snn.dt, namespace={})
             parts.append((start, read_results(snn, net, stop - start, n_copies, record_spikes)))
+            if codegen_target == "cython" and start == 0:
+                progress_bar.set_postfix_str("", refresh=False)
             progress_bar.update(stop - start)
     return BatchResult.merge(parts), 0.0
 
@@ -142,7 +155,7 @@ def run_population(snn, k, inputs, target="numpy"):
         group = _population(snn, k, batch, clock, threshold_order=0)
         if k == 0:
             src, orders = _input_objects(snn, batch, clock)
-            src.x = inputs.reshape(-1)
+            src.ann_input = inputs.reshape(-1)
             syn = _connect(Synapses(src, group, model.input_synapse_model, on_pre=model.input_on_pre, clock=clock,
                                     name=f"input_to_{layer.name}"), layer.affine[0], batch, model.input_when, orders[1])
         else:

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 
+from neuroconv.errors import NeuroconvError
 from neuroconv.simulation.brian2 import build_cache
 from neuroconv.simulation.brian2.build import build_network, set_image_base
 from neuroconv.simulation.brian2.run import _chunks, _padded_input, read_results
@@ -24,13 +25,33 @@ from neuroconv.simulation.result import BatchResult
 __all__ = ["standalone_device", "build_standalone", "run_standalone"]
 
 
+def _holds_user_objects(device) -> bool:
+    """Whether a standalone device the user activated holds objects other than its default clock."""
+    for variable in getattr(device, "arrays", {}):
+        try:
+            name = variable.owner.name
+        except (AttributeError, ReferenceError):
+            continue  # its owner is gone
+        if name != "defaultclock":
+            return True
+    return bool(getattr(device, "code_objects", None))
+
+
 @contextlib.contextmanager
 def standalone_device(device_name: str, directory, compute_capability=None):
     """Activate a standalone device for one build in ``directory``; always return to runtime mode after."""
     import gc
 
-    from brian2 import device, set_device
-    from brian2.devices.device import reset_device
+    from brian2 import device, get_device, set_device
+    from brian2.devices.device import reset_device, runtime_device
+
+    active = get_device()
+    if active is not runtime_device and _holds_user_objects(active):
+        raise NeuroconvError(
+            f"this script has set Brian2's device to {type(active).__name__} and created objects on it; "
+            f"device={device_name!r} builds its own standalone project and would reset that device. Call "
+            "snn.run(...) before set_device(...), or put the network into your own standalone script with "
+            "snn.to_brian2().")
 
     # Brian2 suffixes code-object names (``_1``) while objects of an earlier network are alive;
     # collecting them first keeps the generated sources, and so the build-cache key, stable.
@@ -71,7 +92,7 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
         defaultclock.dt = snn.dt
         clock = defaultclock
     net = build_network(snn, n_copies, record_spikes, clock=clock, rounds=rounds, seed=seed)
-    net["input"].x = 0.0
+    net["input"].ann_input = 0.0
     net.run(_duration(snn, rounds), namespace={})
     device.build(directory=directory, compile=False, run=False, with_output=False)
     if device_name == "cuda_standalone":
@@ -135,7 +156,7 @@ def run_standalone(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, s
                 if rounds > 1:
                     run_args = {images: x.reshape(rounds, -1)}
                 else:
-                    run_args = {net["input"].x: x}
+                    run_args = {net["input"].ann_input: x}
                 set_image_base(snn, net, start, run_args)
                 device.run(with_output=False, run_args=run_args)
                 for name in device.run_args_arrays:  # this run's input file: not needed again
