@@ -255,11 +255,13 @@ def _sweep(args) -> int:
     from neuroconv.experiments.sweep import load_config, run_sweep
 
     _positive("--workers", args.workers)
-    cfg = load_config(args.config, output=args.output)
+    cfg = load_config(args.config, output=args.output, prepare_models=not args.check)  # --check writes nothing
     if args.check:
         from neuroconv.experiments.sweep import read_table
 
-        done = {r["cell_id"] for r in read_table(cfg.output) if r.get("status") == "ok"}
+        from neuroconv.experiments.sweep.table import DONE
+
+        done = {r["cell_id"] for r in read_table(cfg.output) if r.get("status") in DONE}
         todo = sum(c["cell_id"] not in done for c in cfg.cells)
         print(f"{args.config}: valid; {len(cfg.cells)} cells, {len(cfg.cells) - todo} already in {cfg.output}, "
               f"{todo} to run")

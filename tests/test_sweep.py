@@ -297,3 +297,33 @@ def test_config_takes_a_model_from_brian2_strings(tmp_path):
     with pytest.raises(nc.NeuroconvError, match="'neurons.strings_if'"):
         load_config(write(tmp_path, text.replace('threshold = "v >= theta"', 'threshold = "v >= nothing"')),
                     prepare_models=False)
+
+
+def test_check_writes_nothing(tmp_path, capsys):
+    """``--check`` validates and counts, and leaves no file behind, also with --output elsewhere."""
+    path = write(tmp_path, GOOD)
+    elsewhere = tmp_path / "elsewhere" / "t.csv"
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert cli.main(["sweep", str(path), "--check"]) == 0
+    assert cli.main(["sweep", str(path), "--check", "--output", str(elsewhere)]) == 0
+    assert "valid; 6 cells" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_near_silent_cell_is_marked_and_keeps_its_warning(tmp_path):
+    """One-Spike with a 2-step window: the network barely fires; the row says so (status 'silent', the range
+    warning in the warning column) instead of an ok with an empty error column."""
+    from neuroconv.experiments.sweep import run_cell
+    from neuroconv.experiments.sweep.runner import SweepReport
+
+    text = GOOD.replace("timesteps = [4, 16]", "timesteps = [2, 16]").replace("base = 1.5", "base = 1.1")
+    cfg = load_config(write(tmp_path, text))
+    short = next(c for c in cfg.cells if c["neuron"] == "fast_one_spike" and c["timesteps"] == 2)
+    row = run_cell(short, cfg.models["builtin:digits_mlp"], cfg.neurons["fast_one_spike"])
+    assert row["spikes_per_image"] < 1 and row["status"] == "silent"
+    assert row["warning"].startswith("near-silent:") and "window >= " in row["warning"]
+    fine = next(c for c in cfg.cells if c["neuron"] == "if" and c["timesteps"] == 16)
+    ok = run_cell(fine, cfg.models["builtin:digits_mlp"], cfg.neurons["if"])
+    assert ok["status"] == "ok" and ok["warning"] == ""
+    text = SweepReport(table="t.csv", cells=2, skipped=0, ok=2, failed=[], wall_s=1.0, silent=[row]).summary()
+    assert "1 of them near-silent" in text and f"silent {row['cell_id']}" in text

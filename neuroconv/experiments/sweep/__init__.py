@@ -29,7 +29,8 @@ dataset, converts, runs (standalone devices build in their own temporary folders
 returns one row. Rows are appended to the table as cells finish; a failed cell is retried
 ``retries`` times and then recorded with ``status = "failed"`` and its error, without
 stopping the others. Re-running the same config skips every cell already in the table
-with ``status = "ok"`` (a cell's id is a hash of its parameters, a named neuron's
+with ``status = "ok"``, or ``"silent"`` (under one hidden spike per image; its conversion
+warnings are in the ``warning`` column) (a cell's id is a hash of its parameters, a named neuron's
 included, and of the model's arrays).
 
 The parts: :mod:`~neuroconv.experiments.sweep.config` (the config, and the model and

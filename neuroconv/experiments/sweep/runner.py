@@ -13,7 +13,7 @@ from neuroconv.equations import model_from_spec
 from neuroconv.errors import NeuroconvError
 from neuroconv.experiments.sweep.config import SweepConfig, cached_dataset, load_config
 from neuroconv.experiments.sweep.plot import plot_accuracy_vs_timesteps
-from neuroconv.experiments.sweep.table import read_table, write_rows
+from neuroconv.experiments.sweep.table import DONE, SILENT_SPIKES, read_table, write_rows
 
 __all__ = ["run_cell", "run_sweep", "SweepReport"]
 
@@ -42,8 +42,8 @@ def run_cell(cell: dict, model_file: str, neuron_spec: dict) -> dict:
     neuron = model_from_spec(neuron_spec, where=f"neuron {cell['neuron']!r}")
     timesteps = int(cell["timesteps"])
     calibration = cell["calibration"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NeuroconvWarning)  # short One-Spike windows are part of a sweep
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NeuroconvWarning)  # kept in the row's warning column
         if calibration == "trained":
             snn = convert(net, neuron=neuron, timesteps=timesteps)
         else:
@@ -62,9 +62,16 @@ def run_cell(cell: dict, model_file: str, neuron_spec: dict) -> dict:
         worker = get_worker().address
     except (ImportError, ValueError):
         worker = "local"
-    row = dict(cell, status="ok", error="", accuracy=res.accuracy(y), ann_accuracy=float(np.mean(ann_pred == y)),
-               agreement_with_ann=float(np.mean(res.predictions == ann_pred)),
-               spikes_per_image=float(sum(c.sum() for c in res.spike_counts) / len(x)),
+    notes = [str(w.message) for w in caught if issubclass(w.category, NeuroconvWarning)]
+    spikes = float(sum(c.sum() for c in res.spike_counts) / len(x))
+    status = "ok"
+    if snn.hidden_layers and spikes < SILENT_SPIKES:
+        status = "silent"
+        notes.insert(0, f"near-silent: {spikes:.3g} spikes per image in all hidden populations "
+                        f"(under {SILENT_SPIKES:g})")
+    row = dict(cell, status=status, error="", warning=" | ".join(notes).replace("\n", " ")[:1000],
+               accuracy=res.accuracy(y), ann_accuracy=float(np.mean(ann_pred == y)),
+               agreement_with_ann=float(np.mean(res.predictions == ann_pred)), spikes_per_image=spikes,
                latency_steps=snn.latency_steps, synapses_per_image=snn.n_synapses, load_s=round(t1 - t0, 4),
                convert_s=round(t2 - t1, 4), run_s=round(t3 - t2, 4), build_s=round(res.build_time, 4),
                cell_s=round(time.perf_counter() - t0, 4), worker=worker, host=platform.node(),
@@ -84,10 +91,16 @@ class SweepReport:
     failed: list            # rows of the cells that failed this time
     wall_s: float
     figure: str | None = None
+    silent: list = None     # rows of the cells that ran near-silent this time (counted in ok)
 
     def summary(self) -> str:
-        text = (f"{self.cells} cells: {self.skipped} already done, {self.ok} ran ok, {len(self.failed)} failed "
-                f"({self.wall_s:.1f} s); table {self.table}")
+        silent = self.silent or []
+        text = (f"{self.cells} cells: {self.skipped} already done, {self.ok} ran ok"
+                + (f" ({len(silent)} of them near-silent, see the warning column)" if silent else "")
+                + f", {len(self.failed)} failed ({self.wall_s:.1f} s); table {self.table}")
+        for row in silent:
+            text += f"\n  silent {row['cell_id']} ({row['model']}, {row['neuron']}, T={row['timesteps']}): " \
+                    f"{row['spikes_per_image']:.3g} spikes/image, accuracy {row['accuracy']:.3f}"
         for row in self.failed:
             text += f"\n  failed {row['cell_id']} ({row['model']}, {row['neuron']}, T={row['timesteps']}, " \
                     f"{row['device']}, seed {row['seed']}): {row['error']}"
@@ -116,12 +129,12 @@ def run_sweep(config, scheduler: str | None = None, workers: int | None = None, 
     cfg = config if isinstance(config, SweepConfig) else load_config(config)
     t0 = time.perf_counter()
     rows = read_table(cfg.output)
-    done = {r["cell_id"] for r in rows if r.get("status") == "ok"}
+    done = {r["cell_id"] for r in rows if r.get("status") in DONE}
     # failed rows are dropped: those cells run again
-    write_rows(cfg.output, [r for r in rows if r.get("status") == "ok"], "w")
+    write_rows(cfg.output, [r for r in rows if r.get("status") in DONE], "w")
     todo = [c for c in cfg.cells if c["cell_id"] not in done]
     skipped = len(cfg.cells) - len(todo)
-    ok, failed = 0, []
+    ok, failed, silent = 0, [], []
     own_cluster = None
     if todo:
         if client is None:
@@ -152,6 +165,8 @@ def run_sweep(config, scheduler: str | None = None, workers: int | None = None, 
                     try:
                         row = future.result()
                         ok += 1
+                        if row["status"] == "silent":
+                            silent.append(row)
                     except Exception as exc:  # a cell's failure is recorded, the others go on
                         row = _failed_row(cell, exc)
                         failed.append(row)
@@ -165,7 +180,7 @@ def run_sweep(config, scheduler: str | None = None, workers: int | None = None, 
             elif scheduler and client is not None:
                 client.close()
     report = SweepReport(table=cfg.output, cells=len(cfg.cells), skipped=skipped, ok=ok, failed=failed,
-                         wall_s=time.perf_counter() - t0)
+                         wall_s=time.perf_counter() - t0, silent=silent)
     if (cfg.figure if figure is None else figure) and len(cfg.grid.get("timesteps", [])) > 1:
         report.figure = plot_accuracy_vs_timesteps(cfg.output, os.path.splitext(cfg.output)[0] + ".png")
     return report

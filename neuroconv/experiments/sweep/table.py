@@ -7,16 +7,21 @@ import os
 
 from neuroconv.errors import NeuroconvError
 
-__all__ = ["CELL_COLUMNS", "RESULT_COLUMNS", "COLUMNS", "read_table", "write_rows"]
+__all__ = ["CELL_COLUMNS", "RESULT_COLUMNS", "COLUMNS", "DONE", "SILENT_SPIKES", "read_table", "write_rows"]
 
 #: The parameters that make a cell (in the table's first columns).
 CELL_COLUMNS = ["cell_id", "model", "dataset", "neuron", "timesteps", "calibration", "device", "seed", "images",
                 "calibration_images", "batch_size"]
 #: What a cell measured, and where and with what it ran.
-RESULT_COLUMNS = ["status", "error", "accuracy", "ann_accuracy", "agreement_with_ann", "spikes_per_image",
+RESULT_COLUMNS = ["status", "error", "warning", "accuracy", "ann_accuracy", "agreement_with_ann", "spikes_per_image",
                   "latency_steps", "synapses_per_image", "load_s", "convert_s", "run_s", "build_s", "cell_s",
                   "worker", "host", "neuroconv", "brian2", "numpy", "python", "finished"]
 COLUMNS = CELL_COLUMNS + RESULT_COLUMNS
+#: Statuses of cells that ran to the end (not run again): ``ok``, and ``silent`` for a network whose hidden
+#: populations fire fewer than :data:`SILENT_SPIKES` spikes per image in all (it ran, but carries almost
+#: nothing from its input: a window too short for the data's range, thresholds far too high).
+DONE = ("ok", "silent")
+SILENT_SPIKES = 1.0
 
 
 def read_table(path) -> list:
