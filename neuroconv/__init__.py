@@ -78,6 +78,15 @@ class _MovedModules(_abc.MetaPathFinder, _abc.Loader):
 if not any(isinstance(f, _MovedModules) for f in _sys.meta_path):
     _sys.meta_path.append(_MovedModules())
 
+import warnings as _warnings
+
+# Brian2 2.9/2.10 builds its grammars with pyparsing's camelCase API, deprecated in pyparsing 3.3: when
+# importing neuroconv imports Brian2, those notices (about Brian2's code, nothing a user can act on) stay out
+# of the user's output, even under ``-W default``.
+_warnings.filterwarnings("ignore", message=r"'\w+' deprecated - use '\w+'", category=DeprecationWarning,
+                         module=r"brian2(\.|$)")
+_warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pyparsing(\.|$)")
+
 from neuroconv import ann, equations
 from neuroconv.conversion import SpikingLayer, SpikingNetwork, calibrate, convert
 from neuroconv.conversion.converter import load_network

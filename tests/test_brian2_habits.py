@@ -149,3 +149,98 @@ def test_run_follows_prefs_codegen_target(digits, demo_net):
         assert snn.run(digits[1][:1], progress=False).device == "runtime/numpy"
     finally:
         prefs.codegen.target = previous
+
+
+def test_inputs_on_another_scale_are_refused_before_running(digits, demo_net, tmp_path):
+    x_train, x_test = digits[0], digits[1]
+    snn = nc.convert(demo_net, timesteps=8, calibration_data=x_train)
+    assert snn.input_range == (float(x_train.min()), float(x_train.max()))
+    as_uint8 = np.round(x_test[:4] * 255).astype(np.uint8)
+    for device in ("reference", "runtime"):
+        with pytest.raises(NeuroconvError, match=r"far outside .*divide them by 255.*check_range=False"):
+            snn.run(as_uint8, device=device, progress=False)
+    res = snn.run(as_uint8, device="reference", progress=False, check_range=False)  # the user insists
+    assert res.batch_size == 4
+    snn.run(x_test[:4] * 1.2, device="reference", progress=False)  # a little outside is fine
+    loaded = nc.load_network(snn.save(tmp_path / "net.npz"))
+    assert loaded.input_range == snn.input_range
+    with pytest.raises(NeuroconvError, match="far outside"):
+        loaded.run(as_uint8, device="reference", progress=False)
+    assert snn.with_timesteps(16).input_range == snn.input_range
+
+
+def test_all_zero_calibration_data_is_refused(digits, demo_net):
+    with pytest.raises(NeuroconvError, match="calibration_data is all zero"):
+        nc.convert(demo_net, timesteps=8, calibration_data=np.zeros((10, 64)))
+
+
+def test_spike_times_of_an_image_out_of_range(digits, demo_net):
+    snn = nc.convert(demo_net, timesteps=8, calibration_data=digits[0])
+    res = snn.run(digits[1][:5], device="reference", progress=False)
+    neuron, times = res.spike_times("layer0", image=4)
+    assert neuron.size > 0
+    np.testing.assert_array_equal(res.spike_times("layer0", image=-1)[0], neuron)
+    for bad in (5, 99, -6, 1.5):
+        with pytest.raises(NeuroconvError, match="out of range: the result holds 5 images"):
+            res.spike_times("layer0", image=bad)
+
+
+def test_progress_counts_whole_images(digits, demo_net, monkeypatch):
+    import neuroconv.simulation.devices as devices
+
+    updates = []
+
+    class Bar:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n):
+            updates.append(n)
+
+        def set_postfix_str(self, *args, **kwargs):
+            pass
+
+    monkeypatch.setattr(devices, "tqdm", Bar)
+    for neuron in (nc.equations.IF(), nc.equations.TPP()):
+        snn = nc.convert(demo_net, neuron=neuron, timesteps=8, calibration_data=digits[0])
+        for device, batch in (("reference", 7), ("reference", None), ("runtime", 9)):
+            updates.clear()
+            snn.run(digits[1][:25], device=device, batch_size=batch, seed=0)
+            assert all(isinstance(n, (int, np.integer)) for n in updates) and sum(updates) == 25, (device, updates)
+
+
+def test_repr_is_a_summary_not_arrays(digits, demo_net):
+    snn = nc.convert(demo_net, timesteps=32, calibration_data=digits[0])
+    text = repr(snn)
+    assert len(text) < 300 and "array" not in text
+    assert "T=32" in text and "layer0 64" in text and "6,464 synapses" in text
+
+
+def test_max_synapses_advice_when_one_image_is_over(digits, demo_net):
+    snn = nc.convert(demo_net, timesteps=8, calibration_data=digits[0])
+    with pytest.raises(NeuroconvError, match="one image alone is over the budget") as info:
+        snn.run(digits[1][:2], device="runtime", max_synapses=1000, progress=False)
+    assert "at most" not in str(info.value)
+    with pytest.raises(NeuroconvError, match=r"batch_size \(at most 1\)"):
+        snn.run(digits[1][:2], device="runtime", batch_size=2, max_synapses=7000, progress=False)
+
+
+def test_brian2s_pyparsing_notices_stay_out_of_user_output(tmp_path):
+    path = tmp_path / "script.py"
+    path.write_text(textwrap.dedent("""
+        import neuroconv as nc
+        from neuroconv.experiments.demo import load_digits_split, shipped_digits_mlp
+        x_train, x_test, _, _ = load_digits_split()
+        snn = nc.convert(shipped_digits_mlp(), timesteps=4, calibration_data=x_train)
+        snn.run(x_test[:2], progress=False)
+        """))
+    done = subprocess.run([sys.executable, "-W", "default", str(path)], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "pyparsing" not in done.stderr.lower()

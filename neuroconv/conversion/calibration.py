@@ -77,6 +77,9 @@ def calibrate(net: Sequential, data, method="max", per_channel: bool = False,
     """
     q = parse_method(method)
     x = net.check_input(data, name="calibration_data")
+    if not np.any(x):
+        raise NeuroconvError(f"calibration_data is all zero ({x.shape[0]} input(s)): thresholds from it would "
+                             "only reflect the biases; pass real sample inputs (e.g. training images).")
     _, acts = net.forward(x, return_activations=True)
     indices = spiking_layer_indices(net)
     selected = [(k, acts[k]) for k in indices]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from brian2 import Quantity, ms, second
 
@@ -217,6 +219,8 @@ def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_d
                                    f"T = {timesteps} steps)")
     if calibration_data is not None:
         neuron.check_calibration(snn, calibration_data)
+        x_cal = np.asarray(calibration_data, dtype=np.float64)
+        snn = dataclasses.replace(snn, input_range=(float(x_cal.min()), float(x_cal.max())))
     return snn
 
 
@@ -238,4 +242,6 @@ def load_network(path) -> SpikingNetwork:
     from neuroconv.conversion.saved import read_network
 
     net, options = read_network(path)
-    return convert(net, **options)
+    input_range = options.pop("input_range", None)
+    snn = convert(net, **options)
+    return dataclasses.replace(snn, input_range=input_range) if input_range is not None else snn

@@ -48,6 +48,8 @@ def save_network(snn, path) -> str:
             "neuroconv": __version__, "brian2": brian2.__version__, "numpy": np.__version__}
     if snn.delays is not None:
         meta["delays"] = snn.delays.spec()
+    if snn.input_range is not None:
+        meta["input_range"] = [float(v) for v in snn.input_range]
     arrays["__network__"] = np.array(json.dumps(meta))
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
@@ -90,4 +92,11 @@ def read_network(path):
         from neuroconv.conversion.delays import Delays
 
         options["delays"] = Delays.from_spec(meta["delays"])
+    input_range = meta.get("input_range")
+    if input_range is not None:
+        if (not isinstance(input_range, list) or len(input_range) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+                           for v in input_range)):
+            raise NeuroconvError(f"{path!r}: malformed saved network (input_range={input_range!r}).")
+        options["input_range"] = (float(input_range[0]), float(input_range[1]))
     return net, options

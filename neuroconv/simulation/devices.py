@@ -173,10 +173,15 @@ def _choose_batch(snn, n_images, batch_size, max_synapses):
         chosen = int(max(1, min(n_images, max_synapses // per_image)))
     if chosen * per_image > max_synapses:
         est = estimate_resources(snn, chosen)
+        fits = int(max_synapses // per_image)
+        if fits >= 1:
+            advice = f"pass a smaller batch_size (at most {fits}) or raise max_synapses."
+        else:
+            advice = ("one image alone is over the budget: raise max_synapses if the memory allows it, or run "
+                      "device='reference' (it holds activations, not synapses).")
         raise NeuroconvError(
             f"a build of batch_size={chosen} needs {est['synapses']:,} synapses (about "
-            f"{est['memory_bytes'] / 2**30:.1f} GiB), over max_synapses={int(max_synapses):,}; "
-            f"pass a smaller batch_size (at most {max(1, int(max_synapses // per_image))}) or raise max_synapses."
+            f"{est['memory_bytes'] / 2**30:.1f} GiB), over max_synapses={int(max_synapses):,}; {advice}"
         )
     return chosen
 
@@ -210,7 +215,7 @@ def resolve_codegen_target(codegen_target, dev):
 
 def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None, record_spikes=True,
                   progress=True, max_synapses=DEFAULT_MAX_SYNAPSES, record_margin=False, build_directory=None,
-                  compute_capability=None, cache=True, seed=None, rounds=None):
+                  compute_capability=None, cache=True, seed=None, rounds=None, check_range=True):
     """Validate everything, then simulate on the chosen device (see SpikingNetwork.run)."""
     dev = Device.parse(device)
     codegen_target = resolve_codegen_target(codegen_target, dev)
@@ -241,6 +246,10 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None
     else:
         x = snn.ann.check_input(x)
         x_flat = x.reshape(x.shape[0], -1)
+    if check_range:
+        from neuroconv.conversion.network import check_input_range
+
+        check_input_range(snn.input_range, x_flat)
     if dev.check is not None:
         dev.check(snn)
     n = x_flat.shape[0]

@@ -114,7 +114,11 @@ class SimulationResult:
         if self.spikes is None:
             raise NeuroconvError("spike trains were not recorded: run with record_spikes=True.")
         rec = self.spikes[self.layer_index(layer)]
-        sel = rec.image == image
+        if isinstance(image, bool) or not isinstance(image, (int, np.integer)) \
+                or not -self.batch_size <= image < self.batch_size:
+            raise NeuroconvError(f"image {image!r} out of range: the result holds {self.batch_size} images "
+                                 f"(0..{self.batch_size - 1}).")
+        sel = rec.image == image % self.batch_size
         return rec.neuron[sel], rec.step[sel] * self.dt
 
     def first_spike_steps(self, layer) -> np.ndarray:
