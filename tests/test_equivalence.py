@@ -109,7 +109,7 @@ def random_network_test(n_networks, device, kind="if", **options):
     return test
 
 
-test_runtime_numpy_matches_reference = random_network_test(100, "runtime")
+test_runtime_numpy_matches_reference = random_network_test(60, "runtime")
 # cython and cpp_standalone compile per network: a few in the default run, 100 under the slow marker
 test_cython_matches_reference_few = pytest.mark.cython(random_network_test(5, "runtime", codegen_target="cython"))
 test_standalone_matches_reference_few = pytest.mark.standalone(random_network_test(2, "cpp_standalone"))
@@ -118,32 +118,40 @@ test_cython_matches_reference_full = pytest.mark.slow(pytest.mark.cython(
 test_standalone_matches_reference_full = pytest.mark.slow(pytest.mark.standalone(
     random_network_test(100, "cpp_standalone")))
 
-test_one_spike_runtime_numpy_matches_reference = random_network_test(60, "runtime", "one_spike")
-test_tpp_runtime_numpy_matches_reference = random_network_test(40, "runtime", "tpp")
+test_one_spike_runtime_numpy_matches_reference = random_network_test(40, "runtime", "one_spike")
+test_tpp_runtime_numpy_matches_reference = random_network_test(25, "runtime", "tpp")
 test_tpp_cython_matches_reference_few = pytest.mark.cython(random_network_test(3, "runtime", "tpp",
                                                                                codegen_target="cython"))
 test_tpp_standalone_matches_reference_few = pytest.mark.standalone(random_network_test(2, "cpp_standalone", "tpp"))
 test_tpp_standalone_matches_reference_full = pytest.mark.slow(pytest.mark.standalone(
     random_network_test(100, "cpp_standalone", "tpp")))
 test_one_spike_cython_matches_reference_few = pytest.mark.cython(
-    random_network_test(3, "runtime", "one_spike", codegen_target="cython"))
+    random_network_test(2, "runtime", "one_spike", codegen_target="cython"))
 test_one_spike_standalone_matches_reference_few = pytest.mark.standalone(
     random_network_test(2, "cpp_standalone", "one_spike"))
 test_one_spike_standalone_matches_reference_full = pytest.mark.slow(pytest.mark.standalone(
     random_network_test(100, "cpp_standalone", "one_spike")))
 
-test_lif_runtime_numpy_matches_reference = random_network_test(60, "runtime", "lif")
-test_delays_if_runtime_numpy_matches_reference = random_network_test(30, "runtime", "if_delays")
-test_delays_lif_runtime_numpy_matches_reference = random_network_test(30, "runtime", "lif_delays")
+test_lif_runtime_numpy_matches_reference = random_network_test(30, "runtime", "lif")
+test_delays_if_runtime_numpy_matches_reference = random_network_test(15, "runtime", "if_delays")
+test_delays_lif_runtime_numpy_matches_reference = random_network_test(15, "runtime", "lif_delays")
 test_delays_standalone_matches_reference_few = pytest.mark.standalone(random_network_test(1, "cpp_standalone",
                                                                                           "lif_delays"))
 test_delays_standalone_matches_reference_full = pytest.mark.slow(pytest.mark.standalone(
     random_network_test(100, "cpp_standalone", "lif_delays")))
-test_lif_cython_matches_reference_few = pytest.mark.cython(random_network_test(3, "runtime", "lif",
+test_lif_cython_matches_reference_few = pytest.mark.cython(random_network_test(1, "runtime", "lif",
                                                                                codegen_target="cython"))
 test_lif_standalone_matches_reference_few = pytest.mark.standalone(random_network_test(1, "cpp_standalone", "lif"))
 test_lif_standalone_matches_reference_full = pytest.mark.slow(pytest.mark.standalone(
     random_network_test(100, "cpp_standalone", "lif")))
+# the default run checks 185 random networks on Brian2's numpy runtime; the slow run 330 more
+test_runtime_numpy_matches_reference_full = pytest.mark.slow(random_network_test(100, "runtime"))
+test_one_spike_runtime_numpy_matches_reference_full = pytest.mark.slow(random_network_test(60, "runtime", "one_spike"))
+test_tpp_runtime_numpy_matches_reference_full = pytest.mark.slow(random_network_test(40, "runtime", "tpp"))
+test_lif_runtime_numpy_matches_reference_full = pytest.mark.slow(random_network_test(60, "runtime", "lif"))
+test_delays_runtime_numpy_matches_reference_full = pytest.mark.slow(random_network_test(60, "runtime", "lif_delays"))
+test_lif_cython_matches_reference_full = pytest.mark.slow(pytest.mark.cython(
+    random_network_test(10, "runtime", "lif", codegen_target="cython")))
 
 
 def test_demo_network_all_devices_runtime_numpy(demo_net, digits):

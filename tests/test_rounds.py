@@ -29,7 +29,7 @@ def rounds_test(n_networks, kind):
     return test
 
 
-test_rounds_if_match_reference = pytest.mark.standalone(rounds_test(3, "if"))
+test_rounds_if_match_reference = pytest.mark.standalone(rounds_test(2, "if"))
 test_rounds_one_spike_match_reference = pytest.mark.standalone(rounds_test(2, "one_spike"))
 test_rounds_tpp_match_reference = pytest.mark.standalone(rounds_test(2, "tpp"))
 test_rounds_if_match_reference_full = pytest.mark.slow(pytest.mark.standalone(rounds_test(60, "if")))
