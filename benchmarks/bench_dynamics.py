@@ -275,63 +275,17 @@ def _key(value):
     return "none" if value is None else json_value(value)
 
 
-def figure(report, path):
-    """Rows: accuracy and hidden spikes per image of each network; columns: the factors; lines: T."""
-    import matplotlib
+def figure(report, path, formats=("png", "pdf")):
+    """Rows: accuracy and hidden spikes per image of each network; columns: the factors; lines: T
+    (neuroconv.experiments.figures.plots.plot_dynamics_report, the package's figure style). Writes ``path``
+    and the other ``formats`` beside it; returns the paths."""
+    import os
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from neuroconv.experiments.figures import style
+    from neuroconv.experiments.figures.plots import plot_dynamics_report
 
-    nets = report["networks"]
-    factors = {f: (spec["label"], spec["values"]) for f, spec in report["factors"].items()}
-    cols = list(factors)
-    fig, axes = plt.subplots(2 * len(nets), len(cols), figsize=(3.0 * len(cols), 2.4 * 2 * len(nets)),
-                             squeeze=False, constrained_layout=True, sharey="row")
-    for i, net in enumerate(nets):
-        for j, factor in enumerate(cols):
-            ax_acc, ax_spk = axes[2 * i, j], axes[2 * i + 1, j]
-            label, values = factors[factor]
-            if factor in net.get("skipped", {}):
-                for ax in (ax_acc, ax_spk):
-                    ax.text(0.5, 0.5, f"{label}:\nnot applicable\n(no delays with max-pool relays)"
-                            if "relay" in net["skipped"][factor] else f"{label}:\nnot measured", transform=ax.transAxes, ha="center", va="center",
-                            color="0.4", fontsize=8)
-                    ax.set_axis_off()  # only this panel: the row shares its y axis
-                continue
-            pos, ticks = _positions(factor, values)
-            for T in report["timesteps"]:
-                rows = {_key(r["value"]): r for r in net["rows"] if r["factor"] == factor and r["timesteps"] == T}
-                xs = [p for p, v in zip(pos, values) if _key(v) in rows]
-                sel = [rows[_key(v)] for v in values if _key(v) in rows]
-                colour = OKABE_ITO.get(T, None)
-                acc = [100 * r["accuracy"] for r in sel]
-                if factor == "noise":
-                    seeds = [r.get("accuracy_per_seed", [r["accuracy"]]) for r in sel]  # bars: min..max over seeds
-                    lo = [max(100 * (r["accuracy"] - min(a)), 0.0) for r, a in zip(sel, seeds)]
-                    hi = [max(100 * (max(a) - r["accuracy"]), 0.0) for r, a in zip(sel, seeds)]
-                    ax_acc.errorbar(xs, acc, yerr=[lo, hi], marker="o", color=colour, label=f"T = {T}", capsize=2)
-                else:
-                    ax_acc.plot(xs, acc, marker="o", color=colour, label=f"T = {T}")
-                ax_spk.plot(xs, [r["hidden_spikes_per_image"] for r in sel], marker="s", color=colour,
-                            label=f"T = {T}")
-            ax_acc.axhline(100 * net["ann_accuracy"], ls="--", color="k", lw=1, label="ANN")
-            for ax in (ax_acc, ax_spk):
-                ax.set_xticks(pos, ticks)
-                ax.grid(alpha=0.3)
-            ax_spk.set_xlabel(label)
-            if j == 0:
-                ax_acc.set_ylabel(f"{TITLES.get(net['name'], net['name'])}\naccuracy (%)")
-                ax_spk.set_ylabel("hidden spikes per image")
-                ax_acc.legend(fontsize=8, loc="lower left")
-        top = max(r["hidden_spikes_per_image"] for r in net["rows"])
-        axes[2 * i + 1, 0].set_ylim(0, 1.1 * top)  # the row shares it
-    for k, ax in enumerate(axes.flat):  # panel letters row by row
-        ax.text(-0.02, 1.04, "abcdefghijklmnopqrstuvwxyz"[k], transform=ax.transAxes, fontweight="bold",
-                fontsize=11, ha="right", va="bottom")
-    fig.savefig(path, dpi=150)
-    stem = path.rsplit(".", 1)[0]
-    fig.savefig(stem + (".pdf" if not path.endswith(".pdf") else ".png"), dpi=150)
-    plt.close(fig)
+    ext = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+    return style.save(plot_dynamics_report(report), path, formats=[ext] + [f for f in formats if f != ext])
 
 
 # --- main -----------------------------------------------------------------------------------

@@ -201,41 +201,14 @@ def determinism() -> dict:
     return {"checks": len(checks), "passed": sum(checks.values()), "details": checks}
 
 
-def figure(report: dict, path: str) -> None:
-    import matplotlib
+def figure(report: dict, path: str, formats=("png", "pdf")) -> list:
+    """The summary figure (neuroconv.experiments.figures.plots.plot_reliability_report, the package's figure
+    style): ``path`` and the other ``formats`` beside it. Returns the paths written."""
+    from neuroconv.experiments.figures import style
+    from neuroconv.experiments.figures.plots import plot_reliability_report
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = []
-    for cat, r in report["fuzz_invalid"].items():
-        rows.append((f"invalid input: {cat}", r["refused"], r["cases"] - r["refused"]))
-    for kind, r in report["fuzz_valid"].items():
-        rows.append((f"random {kind} networks = reference", r["matched"], r["networks"] - r["matched"]))
-    m = report["malicious_files"]
-    rows.append(("hostile files refused / harmless", m["refused"] + m["loaded_safely"],
-                 m["files"] - m["refused"] - m["loaded_safely"] - m["skipped"]))
-    i, c, d = report["interrupted_builds"], report["concurrent_builds"], report["determinism"]
-    rows.append(("interrupted builds survived", i["survived"], i["runs"] - i["survived"]))
-    rows.append(("concurrent builds survived", c["survived"], c["races"] - c["survived"]))
-    rows.append(("determinism checks", d["passed"], d["checks"] - d["passed"]))
-    fig, ax = plt.subplots(figsize=(8, 0.38 * len(rows) + 1.2))
-    y = np.arange(len(rows))[::-1]
-    good = np.array([r[1] for r in rows])
-    bad = np.array([r[2] for r in rows])
-    ax.barh(y, good, color="tab:green", label="as required")
-    ax.barh(y, bad, left=good, color="tab:red", label="failed")
-    for yi, g, b in zip(y, good, bad):
-        ax.text(g + b, yi, f" {g}/{g + b}", va="center", fontsize=8)
-    ax.set_yticks(y, [r[0] for r in rows], fontsize=8)
-    ax.set_xscale("symlog", linthresh=10)
-    ax.set_xlim(0, 4 * max(good + bad))  # room for the labels
-    ax.set_xlabel("cases (log scale)")
-    ax.set_title(f"neuroconv reliability report: {report['summary']['crashes']} failures")
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    ext = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+    return style.save(plot_reliability_report(report), path, formats=[ext] + [f for f in formats if f != ext])
 
 
 def main(argv=None) -> int:

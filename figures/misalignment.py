@@ -1,13 +1,15 @@
 """Figure: IF vs IF with permuted spike times vs TPP, accuracy against T, and why (spike lateness per layer).
 
     python figures/misalignment.py docs/bench/misalignment_digits.json --out docs/figures/misalignment_digits.png
-    python figures/misalignment.py --out misalignment.png        # run it (small version)
+    python figures/misalignment.py --out misalignment.png        # run it (about 10 s)
 
 The JSON comes from ``benchmarks/bench_misalignment.py``. Top row, one panel per network:
-test accuracy vs T (log2 axis) for IF, IF with every hidden layer permuted in time (mean
-+- std over repeats) and TPP (mean +- std over seeds), the ANN as a dotted line. Bottom
-row: the IF network's cumulative-count deviation from the uniform-rate line, per hidden
-layer, against T (0 = perfectly even firing; see neuroconv.analysis.misalignment_measures).
+test accuracy against latency (timesteps to the readout; log-2 axis: IF reads out after T,
+TPP after one phase of T per hidden layer) for IF, IF with every hidden layer permuted in time
+(mean +- s.d. over repeats) and TPP (mean +- s.d. over seeds), the ANN dotted. Bottom row: the
+IF network's cumulative-count deviation from the uniform-rate line, per hidden layer, against T
+(0 = perfectly even firing; see neuroconv.analysis.misalignment_measures). ``--format pdf svg``
+writes those formats beside ``--out``.
 The drawing is neuroconv.experiments.figures.plots.plot_misalignment_report; ``neuroconv figures`` makes it too.
 """
 

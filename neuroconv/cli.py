@@ -38,18 +38,33 @@ def _parser():
                       help="write the figure here (default: next to --out, with .png)")
     demo.add_argument("--retrain", action="store_true", help="train the MLP again instead of loading the shipped one")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    from neuroconv.experiments.figures import FIGURES
+    import textwrap
 
-    figures = sub.add_parser("figures", help="regenerate the figures from real runs into a folder",
-                             description="Run what each figure shows (digits data shipped with scikit-learn) and "
-                                         "write one PNG per figure: " + ", ".join(FIGURES) + ".",
+    from neuroconv.experiments.figures import ALIASES, BENCHMARK_FIGURES, FIGURES
+
+    replotted = ", ".join(f"{name} (docs/bench/{json})" for name, (json, _) in BENCHMARK_FIGURES.items())
+    about = ("Write every figure the README shows, in the package's figure style: " + ", ".join(FIGURES) + ". "
+             "By default the experiments that take seconds run here, at the benchmarks' size (digits data shipped "
+             "with scikit-learn, numpy reference; the demo in Brian2; about 30 s in all on 2 cores), and the "
+             "benchmark figures whose experiments take far longer re-plot the JSON shipped in the source checkout: "
+             + replotted + ". --full runs the benchmark-sized experiments instead (the benchmark scripts of the "
+             "source checkout; minutes to an hour each).")
+    figures = sub.add_parser("figures", help="regenerate every README figure into a folder (PNG, PDF, SVG)",
+                             description=textwrap.fill(about, 90),
                              epilog="examples:\n  neuroconv figures --out figs\n"
-                                    "  neuroconv figures --out figs --only one_spike misalignment --full\n",
+                                    "  neuroconv figures --out figs --format png pdf\n"
+                                    "  neuroconv figures --out figs --only one_spike_digits misalignment_digits\n"
+                                    "  neuroconv figures --out figs --only dynamics --full\n",
                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    figures.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files (created if missing)")
-    figures.add_argument("--only", nargs="+", choices=list(FIGURES), metavar="NAME",
+    figures.add_argument("--out", required=True, metavar="DIR", help="folder for the figures (created if missing)")
+    figures.add_argument("--format", nargs="+", default=["png"], choices=["png", "pdf", "svg"], metavar="FMT",
+                         help="file formats, each figure in every one (png at 300 dpi; pdf, svg vector; default png)")
+    figures.add_argument("--only", nargs="+", choices=list(FIGURES) + list(ALIASES), metavar="NAME",
                          help=f"only these figures ({', '.join(FIGURES)})")
-    figures.add_argument("--full", action="store_true", help="the benchmark-sized versions (minutes instead of ~1)")
+    figures.add_argument("--full", action="store_true",
+                         help="the benchmark-sized experiments (runs benchmarks/*.py for the re-plotted figures)")
+    figures.add_argument("--bench-dir", default=None, metavar="DIR",
+                         help="folder of the benchmark JSON to re-plot (default: docs/bench of the source checkout)")
     figures.add_argument("--no-progress", action="store_true", help="hide progress bars")
     _add_convert(sub)
     _add_run(sub)
@@ -155,8 +170,13 @@ def _add_bench(sub):
 def _figures(args) -> int:
     from neuroconv.experiments.figures import make_figures
 
-    for path in make_figures(args.out, full=args.full, only=args.only, progress=not args.no_progress):
-        print(f"wrote {path}")
+    def report(name, paths, seconds):
+        for path in paths:
+            print(f"wrote {path}", flush=True)
+        print(f"# {name}: {seconds:.1f} s", file=sys.stderr, flush=True)
+
+    make_figures(args.out, full=args.full, only=args.only, progress=not args.no_progress, formats=tuple(args.format),
+                 bench=args.bench_dir, report=report)
     return 0
 
 

@@ -112,23 +112,27 @@ def format_table(report) -> str:
     return "\n".join(lines)
 
 
-def save_figure(report, raster, path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def save_figure(report, raster, path, formats=None) -> list:
+    """The demo figure (a: accuracy vs T, b: spike raster of the first test digit) in the package's figure
+    style; writes ``path`` and, with ``formats`` (e.g. ``("png", "pdf")``), the other formats beside it.
+    Returns the paths written."""
+    import os
 
     from neuroconv.analysis import plot_accuracy_vs_timesteps, plot_raster
+    from neuroconv.experiments.figures import style
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), width_ratios=(1, 1.3))
-    ts = [r["timesteps"] for r in report["rows"]]
-    plot_accuracy_vs_timesteps(ts, [r["snn_accuracy"] for r in report["rows"]], report["ann_accuracy"], ax=ax1,
-                               label="SNN (Brian2, IF)")
-    ax1.set_title("digits: accuracy vs T")
-    plot_raster(raster, image=0, ax=ax2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    with style.context():
+        fig, axes = style.figure(1, 2, height=2.6, width_ratios=(1, 1.4))
+        ax1, ax2 = axes[0]
+        ts = [r["timesteps"] for r in report["rows"]]
+        plot_accuracy_vs_timesteps(ts, [r["snn_accuracy"] for r in report["rows"]], report["ann_accuracy"], ax=ax1,
+                                   label="SNN (IF, Brian2)")
+        ax1.set_ylabel(f"test accuracy (%), {report['n_test']} digits")
+        plot_raster(raster, image=0, ax=ax2, markersize=2.0)
+        ax2.set_xlabel(f"time (ms), T = {raster.timesteps}, first test digit")
+        style.panel_letters(axes)
+        ext = os.path.splitext(str(path))[1].lstrip(".").lower() or "png"
+        return style.save(fig, path, formats=[ext] + [f for f in (formats or ()) if f != ext])
 
 
 def write_json(report, path) -> None:

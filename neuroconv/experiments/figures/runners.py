@@ -11,7 +11,8 @@ import warnings
 
 import numpy as np
 
-__all__ = ["deep_digits_mlp", "measure_run", "one_spike_sweep", "misalignment_report"]
+__all__ = ["deep_digits_mlp", "measure_run", "one_spike_sweep", "misalignment_report", "serial_sweep",
+           "ACCURACY_VS_T_CONFIG"]
 
 
 def deep_digits_mlp(x_train, y_train, depth: int = 6, width: int = 64, seed: int = 0):
@@ -90,5 +91,52 @@ def misalignment_report(networks, x_train, x_test, y_test, timesteps, repeats, s
                                         device=device, tpp=TPP() if tpp is None else tpp, progress=progress)
         result["ann_accuracy"] = float(np.mean(net.forward(x_test).argmax(1) == y_test))
         result["hidden_layers"] = [layer.size for layer in snn.hidden_layers]
+        # the families compared at equal latency (timesteps to the readout): IF reads out after T,
+        # TPP after one phase of T per spiking layer
+        tpp_snn = convert(net, neuron=TPP() if tpp is None else tpp, timesteps=timesteps[0], calibration_data=x_train,
+                          method=method)
+        for row in result["rows"]:
+            row["if_latency_steps"] = snn.with_timesteps(row["timesteps"]).latency_steps
+            row["tpp_latency_steps"] = tpp_snn.with_timesteps(row["timesteps"]).latency_steps
         report["networks"][name] = result
     return report
+
+
+# --- a sweep without Dask -------------------------------------------------------------------------
+#: The grid of ``examples/accuracy_vs_T.toml`` (the README's sweep figure): the three families on the
+#: shipped digits MLP, 3 seeds, the numpy reference.
+ACCURACY_VS_T_CONFIG = """
+[sweep]
+output = "results/accuracy_vs_T.csv"
+calibration_images = 1257    # the whole digits training split
+retries = 1
+
+[grid]
+model = ["builtin:digits_mlp"]
+dataset = ["digits"]
+neuron = ["if", "tpp", "tpp_unbiased", "one_spike"]
+timesteps = [2, 4, 8, 16, 32, 64]   # IF: T, TPP: phase length, One-Spike: window
+calibration = ["max"]
+device = ["reference"]
+seed = [0, 1, 2]
+
+[neurons.tpp_unbiased]
+family = "tpp"
+unbiased = true
+"""
+
+
+def serial_sweep(config_path, progress=True) -> str:
+    """Run every cell of a sweep config one after another in this process (no Dask; for small grids such
+    as :data:`ACCURACY_VS_T_CONFIG`); returns the path of the results table it wrote."""
+    from tqdm.auto import tqdm
+
+    from neuroconv.experiments.sweep.config import load_config
+    from neuroconv.experiments.sweep.runner import run_cell
+    from neuroconv.experiments.sweep.table import write_rows
+
+    cfg = load_config(config_path)
+    rows = [run_cell(cell, cfg.models[cell["model"]], cfg.neurons[cell["neuron"]])
+            for cell in tqdm(cfg.cells, desc="sweep cells", disable=not progress)]
+    write_rows(cfg.output, rows, "w")
+    return cfg.output
