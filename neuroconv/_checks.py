@@ -13,7 +13,7 @@ import numpy as np
 
 from neuroconv.errors import NeuroconvError
 
-__all__ = ["real_array", "memory_budget", "require_memory", "MAX_TIMESTEPS"]
+__all__ = ["real_array", "memory_budget", "require_memory", "MAX_TIMESTEPS", "check_input_range"]
 
 #: Longest run accepted (timesteps per inference); longer ones are almost certainly a mistake
 #: (1e6 steps of 1 ms are 17 minutes of simulated time per image).
@@ -68,3 +68,26 @@ def _size(nbytes: float) -> str:
         if nbytes >= scale:
             return f"{nbytes / scale:.1f} {unit}"
     return f"{int(nbytes)} bytes"
+
+
+#: How far outside the calibration range an input may reach, in units of that range's width.
+RANGE_MARGIN = 2.0
+
+
+def check_input_range(input_range, x, where="x"):
+    """Refuse inputs far outside the calibration inputs' range (a different scale: 0-255 against [0, 1]),
+    before anything runs. ``input_range`` is ``(low, high)`` or None (no check)."""
+    if input_range is None or x.size == 0:
+        return
+    low, high = (float(v) for v in input_range)
+    width = max(high - low, abs(high), abs(low), 1e-12)
+    x_low, x_high = float(np.min(x)), float(np.max(x))
+    if x_high <= high + RANGE_MARGIN * width and x_low >= low - RANGE_MARGIN * width:
+        return
+    hint = ""
+    if x_high > 20 * max(high, 1e-12) and high <= 1.0 and x_high <= 255.0 and x_low >= 0:
+        hint = " (8-bit images? divide them by 255 as the calibration data was)"
+    raise NeuroconvError(
+        f"{where} spans [{x_low:g}, {x_high:g}], far outside the range of the calibration data "
+        f"[{low:g}, {high:g}] the thresholds were set on: scale the inputs the same way{hint}, or pass "
+        "check_range=False to run them anyway.")

@@ -17,29 +17,7 @@ from brian2 import Quantity
 from neuroconv.conversion.connectivity import affine_graph, layer_matrix
 from neuroconv.errors import NeuroconvError
 
-__all__ = ["SpikingNetwork", "SpikingLayer", "READOUTS", "check_input_range"]
-
-#: How far outside the calibration range an input may reach, in units of that range's width.
-RANGE_MARGIN = 2.0
-
-
-def check_input_range(input_range, x, where="x"):
-    """Refuse inputs far outside the calibration inputs' range (a different scale: 0-255 against [0, 1]),
-    before anything runs. ``input_range`` is ``(low, high)`` or None (no check)."""
-    if input_range is None or x.size == 0:
-        return
-    low, high = (float(v) for v in input_range)
-    width = max(high - low, abs(high), abs(low), 1e-12)
-    x_low, x_high = float(np.min(x)), float(np.max(x))
-    if x_high <= high + RANGE_MARGIN * width and x_low >= low - RANGE_MARGIN * width:
-        return
-    hint = ""
-    if x_high > 20 * max(high, 1e-12) and high <= 1.0 and x_high <= 255.0 and x_low >= 0:
-        hint = " (8-bit images? divide them by 255 as the calibration data was)"
-    raise NeuroconvError(
-        f"{where} spans [{x_low:g}, {x_high:g}], far outside the range of the calibration data "
-        f"[{low:g}, {high:g}] the thresholds were set on: scale the inputs the same way{hint}, or pass "
-        "check_range=False to run them anyway.")
+__all__ = ["SpikingNetwork", "SpikingLayer", "READOUTS"]
 
 
 READOUTS = ("membrane", "spikes")
@@ -146,7 +124,8 @@ class SpikingNetwork:
     #: Synaptic delays (:class:`neuroconv.conversion.delays.Delays`), or None.
     delays: object = None
     #: ``(min, max)`` of the calibration inputs, or None (thresholds given, NIR): :meth:`run` refuses inputs
-    #: far outside it (uint8 images on a network calibrated on [0, 1]); see :func:`check_input_range`.
+    #: far outside it (uint8 images on a network calibrated on [0, 1]); see
+    #: :func:`neuroconv._checks.check_input_range`.
     input_range: tuple | None = None
 
     def __repr__(self) -> str:
@@ -297,7 +276,8 @@ class SpikingNetwork:
             the other, each round a new ``batch_size`` of images and every state reset between
             rounds, so the synapses are created once per run; default: enough rounds for up
             to 8192 images per run, in runs of equal size), ``check_range`` (default True:
-            refuse inputs far outside the calibration data's range, see :func:`check_input_range`).
+            refuse inputs far outside the calibration data's range, see
+            :func:`neuroconv._checks.check_input_range`).
         """
         from neuroconv.simulation.devices import run_on_device
 

@@ -247,7 +247,7 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None
         x = snn.ann.check_input(x)
         x_flat = x.reshape(x.shape[0], -1)
     if check_range:
-        from neuroconv.conversion.network import check_input_range
+        from neuroconv._checks import check_input_range
 
         check_input_range(snn.input_range, x_flat)
     if dev.check is not None:
