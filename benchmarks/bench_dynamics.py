@@ -256,25 +256,6 @@ def trial_fano(spec, T, noises, n_trials, n_images):
 
 
 # --- figure ---------------------------------------------------------------------------------
-OKABE_ITO = {32: "#E69F00", 64: "#0072B2", 16: "#009E73", 128: "#CC79A7", 8: "#D55E00", 256: "#56B4E9"}
-TITLES = {"digits_mlp": "digits MLP", "fashion_cnn": "Fashion-MNIST CNN"}
-
-
-def _positions(factor, values):
-    """x positions and tick labels."""
-    if factor == "tau":  # ordinal: inf is one of the values
-        return list(range(len(values))), ["∞" if v == "inf" or math.isinf(v) else f"{v:g}" for v in values]
-    if factor == "noise":  # ordinal: 0, 0.05 and 0.1 would crowd on a linear axis
-        return list(range(len(values))), [f"{v:g}" for v in values]
-    if factor == "delay_jitter":  # ordinal too: the first point has no delays at all
-        return list(range(len(values))), ["none" if v is None else f"{v:g}" for v in values]
-    return list(values), [f"{v:g}" for v in values]
-
-
-def _key(value):
-    return "none" if value is None else json_value(value)
-
-
 def figure(report, path, formats=("png", "pdf")):
     """Rows: accuracy and hidden spikes per image of each network; columns: the factors; lines: T
     (neuroconv.experiments.figures.plots.plot_dynamics_report, the package's figure style). Writes ``path``
