@@ -83,7 +83,7 @@ import warnings as _warnings
 # Brian2 2.9/2.10 builds its grammars with pyparsing's camelCase API, deprecated in pyparsing 3.3: when
 # importing neuroconv imports Brian2, those notices (about Brian2's code, nothing a user can act on) stay out
 # of the user's output, even under ``-W default``.
-_warnings.filterwarnings("ignore", message=r"'\w+' deprecated - use '\w+'", category=DeprecationWarning,
+_warnings.filterwarnings("ignore", message=r"'\w+' (argument is )?deprecated", category=DeprecationWarning,
                          module=r"brian2(\.|$)")
 _warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pyparsing(\.|$)")
 
