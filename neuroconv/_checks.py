@@ -13,7 +13,7 @@ import numpy as np
 
 from neuroconv.errors import NeuroconvError
 
-__all__ = ["real_array", "memory_budget", "require_memory", "MAX_TIMESTEPS", "check_input_range"]
+__all__ = ["real_array", "memory_budget", "require_memory", "MAX_TIMESTEPS", "check_input_range", "check_seed"]
 
 #: Longest run accepted (timesteps per inference); longer ones are almost certainly a mistake
 #: (1e6 steps of 1 ms are 17 minutes of simulated time per image).
@@ -91,3 +91,10 @@ def check_input_range(input_range, x, where="x"):
         f"{where} spans [{x_low:g}, {x_high:g}], far outside the range of the calibration data "
         f"[{low:g}, {high:g}] the thresholds were set on: scale the inputs the same way{hint}, or pass "
         "check_range=False to run them anyway.")
+
+
+def check_seed(seed) -> None:
+    """A seed is None or an int in [0, 2**64) (numpy ints too, bools not)."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or not 0 <= seed < 2**64):
+        raise NeuroconvError(f"seed must be an int in [0, 2**64) or None, got {seed!r}.")

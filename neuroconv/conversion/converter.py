@@ -219,7 +219,7 @@ def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_d
                                    f"T = {timesteps} steps)")
     if calibration_data is not None:
         neuron.check_calibration(snn, calibration_data)
-        x_cal = np.asarray(calibration_data, dtype=np.float64)
+        x_cal = np.asarray(calibration_data)  # checked real and finite by calibrate
         snn = dataclasses.replace(snn, input_range=(float(x_cal.min()), float(x_cal.max())))
     return snn
 

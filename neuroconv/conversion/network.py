@@ -14,11 +14,11 @@ from functools import cached_property
 import numpy as np
 from brian2 import Quantity
 
+from neuroconv._checks import check_seed
 from neuroconv.conversion.connectivity import affine_graph, layer_matrix
 from neuroconv.errors import NeuroconvError
 
 __all__ = ["SpikingNetwork", "SpikingLayer", "READOUTS"]
-
 
 READOUTS = ("membrane", "spikes")
 
@@ -327,9 +327,7 @@ class SpikingNetwork:
             if batch_size != x.shape[0]:
                 raise NeuroconvError(f"batch_size={batch_size} but x holds {x.shape[0]} images.")
         batch_size = 1 if batch_size is None else batch_size
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                                 or not 0 <= seed < 2**64):
-            raise NeuroconvError(f"seed must be an int in [0, 2**64) or None, got {seed!r}.")
+        check_seed(seed)
         if seed is None:
             from neuroconv.equations._random import random_seed
 

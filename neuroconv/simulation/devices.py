@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from neuroconv._checks import require_memory
+from neuroconv._checks import check_seed, require_memory
 from neuroconv.errors import NeuroconvError
 from neuroconv.simulation.result import SimulationResult
 
@@ -231,9 +231,7 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None
     if record_margin and model.stochastic and model.pipelined:
         raise NeuroconvError("record_margin=True diagnoses float ties of deterministic models; "
                              f"{type(model).__name__} is stochastic.")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                             or not 0 <= seed < 2**64):
-        raise NeuroconvError(f"seed must be an int in [0, 2**64) or None, got {seed!r}.")
+    check_seed(seed)
     if model.stochastic:
         from neuroconv.equations._random import random_seed
 

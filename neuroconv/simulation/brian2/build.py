@@ -68,8 +68,8 @@ def _series_input(snn, n_copies, clock):
     from brian2 import NeuronGroup
 
     n_in = int(np.prod(snn.ann.input_shape))
-    inp = NeuronGroup(n_in * n_copies, "ann_input : 1  # this step's input frame", threshold="ann_input != 0", reset="",
-                      clock=clock, name="input")
+    inp = NeuronGroup(n_in * n_copies, "ann_input : 1  # this step's input frame", threshold="ann_input != 0",
+                      reset="", clock=clock, name="input")
     inp.thresholder["spike"].when = "thresholds"
     inp.thresholder["spike"].order = -2
     return inp, (-2, -1)
@@ -92,8 +92,9 @@ def _input_objects(snn, n_copies, clock, round_clock=None, rounds=1):
     else:
         # on the round clock: the group (and its synapses) only work in each round's first step
         images = TimedArray(np.zeros((rounds, n_in * n_copies)), dt=round_clock.dt, name="neuroconv_images")
-        inp = NeuronGroup(n_in * n_copies, "ann_input : 1  # analog input value of the current round", threshold="ann_input != 0",
-                          reset="", clock=round_clock, name="input", namespace={"neuroconv_images": images})
+        inp = NeuronGroup(n_in * n_copies, "ann_input : 1  # analog input value of the current round",
+                          threshold="ann_input != 0", reset="", clock=round_clock, name="input",
+                          namespace={"neuroconv_images": images})
         inp.run_regularly("ann_input = neuroconv_images(t, i)", when="start", order=0, name="input_next_round")
     # the input fires once, in the first step: before any layer integrates (IF), or within the
     # thresholds slot, before layer 0's threshold (OneSpike, TPP)
@@ -235,7 +236,8 @@ def _pathway(snn, k, group, pre, matrix, n_copies, clock, input_orders, round_cl
     name = f"{pre.name}_to_{group.name}"
     if pre.name == "input" and series:
         # a time series: each step's frame adds w * x to the membrane (after the state update, like spikes)
-        syn = Synapses(pre, group, "w : 1 (constant)", on_pre="v_post += w * ann_input_pre", clock=pre.clock, name=name)
+        syn = Synapses(pre, group, "w : 1 (constant)", on_pre="v_post += w * ann_input_pre", clock=pre.clock,
+                       name=name)
         return _connect(syn, matrix, n_copies, "thresholds", input_orders[1])
     if pre.name == "input":
         syn = Synapses(pre, group, model.input_synapse_model, on_pre=model.input_on_pre, clock=pre.clock, name=name)

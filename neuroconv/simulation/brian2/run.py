@@ -14,7 +14,7 @@ __all__ = ["run_runtime", "run_population", "read_results"]
 
 
 @contextlib.contextmanager
-def _codegen_target(target: str):
+def _runtime_device(target: str):
     """Brian2's runtime device with code generation ``target`` for the duration, whatever device the user's
     script has set (``set_device('cpp_standalone')`` before ``snn.run(x, device="runtime")`` works: the
     runtime objects are built and run on the runtime device, then the user's device is active again)."""
@@ -48,7 +48,7 @@ def run_runtime(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed
     series = x_flat.ndim == 3  # (images, steps, n_in): a new input frame every step
     if codegen_target == "cython":  # Brian2 compiles each code object once, then loads it from its cache
         progress_bar.set_postfix_str("Brian2 compiles Cython code on first use (minutes), cached after", refresh=True)
-    with _codegen_target(codegen_target):
+    with _runtime_device(codegen_target):
         net = build_network(snn, n_copies, record_spikes, seed=seed, series=series)
         frames = {}
         if series:
@@ -150,7 +150,7 @@ def run_population(snn, k, inputs, target="numpy"):
     model, layer, T = snn.neuron, snn.layers[k], snn.run_steps
     snn.require_chain("running one population at a time")
     batch = inputs.shape[0] if k == 0 else inputs.shape[1]
-    with _codegen_target(target):
+    with _runtime_device(target):
         clock = Clock(dt=snn.dt, name="neuroconv_clock")
         group = _population(snn, k, batch, clock, threshold_order=0)
         if k == 0:
