@@ -108,6 +108,10 @@ class NeuronModel:
     #: The population's own drive in its equations and output equations, e.g. ``"(I + b)"``: with synaptic
     #: delays the builder gates it to the population's window (``drive_on``). None: delays are refused.
     drive_term: str | None = None
+    #: ``convert`` calibrates each neuron's initial membrane on the calibration data
+    #: (:mod:`neuroconv.conversion.membrane`; ``IF(shift="calibrated")``); the model's Brian2 values and
+    #: reference population start from :meth:`start_v`.
+    calibrated_start = False
 
     def on_pre_into(self, spiking: bool) -> str:
         """``on_pre`` of the synapses into a population that spikes (``spiking``) or into the
@@ -124,11 +128,16 @@ class NeuronModel:
         scalars for shared variables)."""
         if not layer.spiking:
             return {"b": layer.bias}
-        return {"theta": layer.theta, "v": self.initial_v(layer.theta), "b": layer.bias}
+        return {"theta": layer.theta, "v": self.start_v(layer), "b": layer.bias}
 
     def initial_v(self, theta: np.ndarray) -> np.ndarray:
         """Initial membrane of a spiking population with thresholds ``theta``."""
         return np.zeros_like(theta)
+
+    def start_v(self, layer) -> np.ndarray:
+        """Initial membrane of population ``layer``: its calibrated ``v_init`` when it has one
+        (:mod:`neuroconv.conversion.membrane`), else :meth:`initial_v` of its thresholds."""
+        return self.initial_v(layer.theta) if layer.v_init is None else layer.v_init
 
     def random_keys(self, seed: int, index: int, size: int):
         """Counter-based models: ``rng_key`` of population ``index``'s ``size`` neurons for ``seed`` (the
@@ -229,7 +238,7 @@ class NeuronModel:
         """The reference state of spiking population ``index`` for ``batch`` images (stepwise models):
         a :class:`ReferencePopulation`. ``seed`` and ``images`` (the images' positions in the run's
         input) feed counter-based random numbers. The default wraps :meth:`reference_step`."""
-        return ReferencePopulation(self, layer.theta, np.tile(self.initial_v(layer.theta), (batch, 1)))
+        return ReferencePopulation(self, layer.theta, np.tile(self.start_v(layer), (batch, 1)))
 
     def reference_output_step(self, v, drive, layer, snn):
         """One step of the non-spiking output's membrane in place (it sums its input)."""

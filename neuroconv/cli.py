@@ -87,6 +87,10 @@ def _base_families(families) -> list:
     return [name for name in families if "base" in {f.name for f in dataclasses.fields(MODELS[name])}]
 
 
+#: ``--shift`` -> IF(shift=...)
+_SHIFTS = {"half": True, "none": False, "calibrated": "calibrated"}
+
+
 def _add_convert(sub):
     from neuroconv.experiments.sweep.config import neuron_families
 
@@ -108,6 +112,9 @@ def _add_convert(sub):
     p.add_argument("--base", type=float, default=None,
                    help=f"growth base, for --neuron {' / '.join(_base_families(families))} (default: the model's, "
                         "One-Spike 1.1)")
+    p.add_argument("--shift", default="half", choices=list(_SHIFTS),
+                   help="--neuron if: initial membrane theta/2 (half, Deng & Gu's shift), 0 (none), or one per "
+                        "neuron from the calibration data at this T (calibrated: most accurate at short T)")
     p.add_argument("--dataset", default="digits", help="calibration data: digits, mnist5k, fashion_mnist")
     p.add_argument("--calibration", default="max", help="'max', a percentile such as 99.9, or 'trained'")
     p.add_argument("--calibration-images", type=int, default=1000, metavar="N")
@@ -217,13 +224,17 @@ def _convert(args) -> int:
         if args.neuron not in with_base:
             raise NeuroconvError(f"--base applies to --neuron {' / '.join(with_base)} only.")
         spec["base"] = args.base
+    if args.shift != "half":
+        if args.neuron != "if":
+            raise NeuroconvError(f"--shift applies to --neuron if only (got --neuron {args.neuron}).")
+        spec["shift"] = _SHIFTS[args.shift]
     neuron = model_from_spec(spec, where="--neuron")
     net = load_model(args.model, os.getcwd())
     kwargs = dict(neuron=neuron, timesteps=args.timesteps, readout=args.readout, per_channel=args.per_channel)
-    if calibration != "trained":
+    if calibration != "trained" or neuron.calibrated_start:  # trained thresholds stay; the data set the starts
         data = load(args.dataset)
         x_cal = data.x_train[: args.calibration_images].reshape((-1,) + tuple(net.input_shape))
-        kwargs.update(calibration_data=x_cal, method=calibration)
+        kwargs.update(calibration_data=x_cal, method="max" if calibration == "trained" else calibration)
     snn = convert(net, **kwargs)
     path = snn.save(args.out)
     print(f"wrote {path}: {type(snn.neuron).__name__} network, {len(snn.hidden_layers)} spiking layer(s), "

@@ -109,7 +109,7 @@ def _source_nodes(net: Graph, node: int) -> tuple:
 
 def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_data=None, thresholds=None,
             method="max", per_channel: bool = False, readout: str = "membrane", dt=1 * ms,
-            delays=None) -> "SpikingNetwork":
+            delays=None, initial_v=None, progress: bool = True) -> "SpikingNetwork":
     """Convert an ANN into a spiking network (threshold balancing / weight normalisation).
 
     Parameters
@@ -155,6 +155,13 @@ def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_d
         seeded per-synapse distribution ``Delays(mean, jitter, seed)``. Each population integrates
         its own drive for T steps from the step its input first arrives; the run is longer by the
         output's latency (:mod:`neuroconv.conversion.delays`). IF and LIF models.
+    initial_v : list, optional
+        ``IF(shift="calibrated")`` only: the initial membranes, one array per spiking neuron population
+        (one value per neuron), instead of calibrating them (saved networks use it). Without it that
+        model calibrates them on ``calibration_data`` at this T (:mod:`neuroconv.conversion.membrane`;
+        with ``thresholds`` given, the data then calibrate the membranes only).
+    progress : bool
+        Show a progress bar while calibrating initial membranes.
     """
     from neuroconv.equations import IF, NeuronModel
 
@@ -188,7 +195,7 @@ def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_d
             raise NeuroconvError("pass calibration_data (sample inputs) or thresholds=[...] (one per spiking layer).")
         thresholds = calibrate(net, calibration_data, method=method, per_channel=per_channel,
                                include_output=readout == "spikes")
-    elif calibration_data is not None:
+    elif calibration_data is not None and not neuron.calibrated_start:
         raise NeuroconvError("pass either calibration_data or thresholds, not both.")
     thresholds = list(thresholds) if np.iterable(thresholds) else [thresholds]
     if len(thresholds) != n_thresholds:
@@ -217,11 +224,30 @@ def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_d
     check_delays(snn)
     check_timesteps(snn.run_steps, f"the run length ({type(neuron).__name__}: {snn.n_spiking} population(s) of "
                                    f"T = {timesteps} steps)")
+    snn = _start(snn, calibration_data, initial_v, progress)
     if calibration_data is not None:
         neuron.check_calibration(snn, calibration_data)
-        x_cal = np.asarray(calibration_data)  # checked real and finite by calibrate
+        x_cal = np.asarray(calibration_data)  # checked real and finite by calibrate or calibrate_membrane
         snn = dataclasses.replace(snn, input_range=(float(x_cal.min()), float(x_cal.max())))
     return snn
+
+
+def _start(snn, calibration_data, initial_v, progress):
+    """Calibrated initial membranes (``IF(shift="calibrated")``): given, or measured on the calibration data."""
+    from neuroconv.conversion.membrane import calibrate_membrane, set_initial_v
+
+    if not snn.neuron.calibrated_start:
+        if initial_v is not None:
+            raise NeuroconvError(f"initial_v= sets the calibrated start of IF(shift='calibrated'); {snn.neuron!r} "
+                                 "starts every neuron from its own initial_v(theta).")
+        return snn
+    if initial_v is not None:
+        return set_initial_v(snn, initial_v)
+    if calibration_data is None:
+        raise NeuroconvError(f"{snn.neuron!r} calibrates each neuron's initial membrane on sample inputs: pass "
+                             "calibration_data (with thresholds=[...] too if you have them), or use IF() for "
+                             "Deng & Gu's theta/2 start.")
+    return calibrate_membrane(snn, calibration_data, progress=progress)
 
 
 def _pooled_threshold(net, node, source) -> np.ndarray:

@@ -32,7 +32,9 @@ class SpikingLayer:
     see :mod:`neuroconv.equations.maxpool`). ``sources`` are the populations it receives from
     (``-1``: the analog input); ``node`` is the ANN layer whose output it carries and
     ``drive_node`` the layer whose value is its input (the pre-activation). ``theta`` holds
-    one threshold per neuron (None for the non-spiking membrane readout).
+    one threshold per neuron (None for the non-spiking membrane readout). ``v_init`` is a
+    calibrated initial membrane, one value per neuron on the ANN scale (``IF(shift="calibrated")``,
+    :mod:`neuroconv.conversion.membrane`); None: the neuron model's ``initial_v(theta)``.
     """
 
     name: str
@@ -43,6 +45,7 @@ class SpikingLayer:
     source_nodes: tuple
     theta: np.ndarray | None
     kind: str = "neuron"
+    v_init: np.ndarray | None = None
 
     @property
     def ann_index(self) -> int:
@@ -234,6 +237,9 @@ class SpikingNetwork:
         from neuroconv.equations.model import check_timesteps
 
         T = check_timesteps(timesteps)
+        if T != self.timesteps and any(layer.v_init is not None for layer in self.layers):
+            raise NeuroconvError(f"this network's initial membranes were calibrated for T = {self.timesteps}; "
+                                 f"convert again with timesteps={T} (and the calibration data) for another T.")
         snn = dataclasses.replace(self, neuron=self.neuron.with_timesteps(T), timesteps=T)
         check_timesteps(snn.run_steps, "the run length")
         return snn

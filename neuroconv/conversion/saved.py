@@ -1,7 +1,8 @@
 """Saved spiking networks: one ``.npz`` archive, arrays plus JSON, loadable without executing code.
 
 The archive holds the (normalised) ANN exactly as :func:`neuroconv.ann.save_npz` writes it,
-one array ``theta{k}`` per converted threshold (per neuron, on the ANN activation scale) and
+one array ``theta{k}`` per converted threshold (per neuron, on the ANN activation scale), one array
+``v_init{k}`` per calibrated initial membrane (``IF(shift="calibrated")``, ``n_initial_v`` of them) and
 a JSON entry ``__network__``: format, the neuron model (its registry name as ``family`` and
 its parameters, see :mod:`neuroconv.equations.registry`), T (``timesteps``), ``dt``,
 ``readout``, and the versions that wrote it. Loading converts the ANN again with those
@@ -50,6 +51,11 @@ def save_network(snn, path) -> str:
         meta["delays"] = snn.delays.spec()
     if snn.input_range is not None:
         meta["input_range"] = [float(v) for v in snn.input_range]
+    starts = [layer.v_init for layer in snn.layers if layer.v_init is not None]
+    if starts:
+        meta["n_initial_v"] = len(starts)
+        for k, v in enumerate(starts):
+            arrays[f"v_init{k}"] = np.asarray(v, dtype=np.float64)
     arrays["__network__"] = np.array(json.dumps(meta))
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
@@ -77,6 +83,7 @@ def read_network(path):
         fmt = meta["format"]
         n = int(meta["n_thresholds"])
         thresholds = [contents[f"theta{k}"] for k in range(n)]
+        starts = [contents[f"v_init{k}"] for k in range(int(meta.get("n_initial_v", 0)))]
         neuron_meta, timesteps, dt, readout = meta["neuron"], meta["timesteps"], meta["dt_seconds"], meta["readout"]
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise NeuroconvError(f"{path!r}: malformed saved network ({type(exc).__name__}: {exc}).") from None
@@ -88,6 +95,8 @@ def read_network(path):
         raise NeuroconvError(f"{path!r}: malformed saved network (dt_seconds={dt!r} is not a number).")
     options = {"neuron": neuron, "timesteps": timesteps, "thresholds": thresholds, "readout": readout,
                "dt": float(dt) * second}
+    if starts:
+        options["initial_v"] = starts
     if meta.get("delays") is not None:
         from neuroconv.conversion.delays import Delays
 

@@ -17,6 +17,7 @@ digits_mlp6        digits            6 hidden layers of 64
 digits_cnn         digits            2 x (conv3-ReLU-avgpool2), dense 10
 mnist_cnn          mnist5k           2 x (conv5-BN-ReLU-maxpool2), dense 10
 fashion_cnn        fashion_mnist     2 x (conv3-BN-ReLU-maxpool2), dense 128, dense 10
+fashion_cnn_avg    fashion_mnist     2 x (conv3-BN-ReLU-avgpool2), dense 128, dense 10
 fashion_resnet     fashion_mnist     conv-BN-ReLU-maxpool stem, 2 residual blocks, global avg pool, dense 10
 =================  ================  ==================================================
 """
@@ -63,9 +64,8 @@ class BasicBlock(nn.Module):
         return self.relu2(self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x))))) + self.shortcut(x))
 
 
-def _conv_block(c_in, c_out, k):
-    return [nn.Conv2d(c_in, c_out, k, padding=k // 2 if k == 3 else 0), nn.BatchNorm2d(c_out), nn.ReLU(),
-            nn.MaxPool2d(2)]
+def _conv_block(c_in, c_out, k, pool=nn.MaxPool2d):
+    return [nn.Conv2d(c_in, c_out, k, padding=k // 2 if k == 3 else 0), nn.BatchNorm2d(c_out), nn.ReLU(), pool(2)]
 
 
 def _digits_mlp():
@@ -97,6 +97,12 @@ def _fashion_cnn():
                          nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, 10))
 
 
+def _fashion_cnn_avg():
+    # the same with average pooling: every pooled value is a mean of spike rates
+    return nn.Sequential(*_conv_block(1, 16, 3, nn.AvgPool2d), *_conv_block(16, 32, 3, nn.AvgPool2d), nn.Flatten(),
+                         nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, 10))
+
+
 def _fashion_resnet():
     return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
                          BasicBlock(16, 16), BasicBlock(16, 32, stride=2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
@@ -110,6 +116,7 @@ MODELS = {
     "digits_cnn": (_digits_cnn, "digits", True, 60, 3e-3, 20),
     "mnist_cnn": (_mnist_cnn, "mnist5k", True, 20, 3e-3, 5),
     "fashion_cnn": (_fashion_cnn, "fashion_mnist", True, 5, 2e-3, 2),
+    "fashion_cnn_avg": (_fashion_cnn_avg, "fashion_mnist", True, 5, 2e-3, 2),
     "fashion_resnet": (_fashion_resnet, "fashion_mnist", True, 5, 2e-3, 2),
 }
 

@@ -28,21 +28,28 @@ def check_runnable(snn) -> None:
 
 
 def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=None, seed=None, snapshots=None,
-             image_offset=0) -> BatchResult:
+             image_offset=0, last=None) -> BatchResult:
     """Run ``snn`` on flattened inputs ``(batch, n_in)``; images are numbered from 0 in the result.
 
     Stochastic models draw counter-based uniforms from ``seed`` and the images' positions
     ``image_offset + 0 .. batch-1`` in the run's input, as Brian2 does. ``snapshots``
     (models whose runs are prefixes of longer runs): a dict whose keys are step counts
-    ``t <= T``; each is filled with the readout after the first ``t`` steps.
+    ``t <= T``; each is filled with the readout after the first ``t`` steps. ``last`` (stepwise models):
+    simulate populations ``0 .. last`` only (a population depends on those before it alone); the result
+    then holds their spike counts and no output.
     """
     check_runnable(snn)
+    if last is not None and snn.neuron.pipelined:
+        raise NeuroconvError("last= truncates runs of models whose layers work together (such as IF).")
     if snn.neuron.pipelined:
         result = _simulate_pipelined(snn, x_flat, record_spikes, record_margin, seed, image_offset)
         if progress_bar is not None:
             progress_bar.update(x_flat.shape[0])
         return result
-    return _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, snapshots, seed, image_offset)
+    if last is not None and not 0 <= last < len(snn.layers):
+        raise NeuroconvError(f"last={last!r}: the network has populations 0 .. {len(snn.layers) - 1}.")
+    return _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, snapshots, seed, image_offset,
+                              last)
 
 
 def _seeded(snn, seed):
@@ -55,11 +62,11 @@ def _seeded(snn, seed):
 
 
 def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, snapshots, seed=None,
-                       image_offset=0):
-    """All populations advance together, one timestep at a time, in order."""
+                       image_offset=0, last=None):
+    """All populations advance together, one timestep at a time, in order (``last``: up to that one)."""
     batch = x_flat.shape[0]
     T = snn.run_steps
-    layers = snn.layers
+    layers = snn.layers if last is None else snn.layers[:last + 1]
     models = [snn.model_of(k) for k in range(len(layers))]
     seed = _seeded(snn, seed)
     images = image_offset + np.arange(batch)
@@ -103,6 +110,10 @@ def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, 
             sent[k] = spikes * layer.theta
         if snapshots is not None and t + 1 in snapshots:
             snapshots[t + 1] = snn.neuron.readout(snn, v=v[-1], counts=counts[-1], timesteps=t + 1)
+    if last is not None:  # a truncated run: the populations' counts, no readout
+        if progress_bar is not None:
+            progress_bar.update(batch)
+        return BatchResult(None, counts)
     out = layers[-1]
     hidden = range(len(layers) - 1)
     spikes = None
