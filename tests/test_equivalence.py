@@ -16,7 +16,7 @@ SLOW_SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
 
 
 def draw_neuron(data, kind):
-    """An IF model (reset, shift and T drawn), a OneSpike model (base and window drawn) or a TPP model
+    """An IF model (reset, shift: theta/2, none or calibrated, and T drawn), a OneSpike model (base and window drawn) or a TPP model
     (rule and phase length drawn), with convert's timing."""
     if kind == "tpp":
         return dict(neuron=TPP(unbiased=data.draw(st.booleans(), label="unbiased")),
@@ -35,8 +35,9 @@ def draw_neuron(data, kind):
         neuron = OneSpike(base=data.draw(st.sampled_from([1.05, 1.1, 1.2, 1.5, 2.0, 3.0]), label="base"),
                           window=data.draw(st.integers(1, 24), label="window"))
         return dict(neuron=neuron)
-    neuron = IF(reset=data.draw(st.sampled_from(["subtract", "zero"]), label="reset"),
-                shift=data.draw(st.booleans(), label="shift"))
+    shift = "calibrated" if kind == "if_calibrated" else data.draw(st.sampled_from([True, False, "calibrated"]),
+                                                                   label="shift")
+    neuron = IF(reset=data.draw(st.sampled_from(["subtract", "zero"]), label="reset"), shift=shift)
     return dict(neuron=neuron, timesteps=data.draw(st.integers(1, 24), label="T"))
 
 
@@ -73,6 +74,8 @@ def convert_random(net, rng, data, kind="if"):
     except nc.NeuroconvError as exc:
         assert "never activates" in str(exc)
         n = sum(isinstance(layer, nc.ann.ReLU) for layer in net.layers) + (readout == "spikes")
+        if kwargs["neuron"].calibrated_start:  # the data set each neuron's start
+            kwargs["calibration_data"] = random_inputs(net, rng, 20)
         snn = nc.convert(net, thresholds=list(rng.uniform(0.1, 2.0, n)), **kwargs)
     return snn, x
 
@@ -97,7 +100,7 @@ def check_device(snn, x, device, seed=5, **kw):
 def random_network_test(n_networks, device, kind="if", **options):
     """A hypothesis test: ``n_networks`` random Dense/Conv networks of ``kind`` neurons (IF: also residual
     networks with max-pooling), ``device`` against the reference."""
-    stepwise = kind in ("if", "lif")
+    stepwise = kind in ("if", "lif", "if_calibrated")
     nets = st.one_of(dense_nets(), conv_nets(), graph_nets()) if stepwise else st.one_of(dense_nets(), conv_nets())
 
     @settings(max_examples=n_networks, **SLOW_SETTINGS)

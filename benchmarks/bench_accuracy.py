@@ -1,0 +1,120 @@
+"""Conversion accuracy vs T: neuroconv's IF starts beside SpikingJelly's ann2snn, same torch model, same images.
+
+For each zoo model (trained on first use and cached) the plain-ReLU torch module is converted
+twice, from the same calibration images (the first ``--n-cal`` training images):
+
+* by neuroconv (``from_torch`` + ``convert``), thresholds ``max`` and ``99.9%``, each with the
+  three IF starts: ``shift`` (theta/2, Deng & Gu; the default), ``none`` (0) and ``calibrated``
+  (``IF(shift="calibrated")``: one start per neuron measured on the calibration images at each T,
+  :mod:`neuroconv.conversion.membrane`), simulated by the numpy reference. ``shift`` and ``none``
+  read every T from one run (``readouts_over_time``); ``calibrated`` is converted and run per T.
+* by SpikingJelly 2.0 (``benchmarks/_spikingjelly.py``: rate coding ``max``, ``99.9%``, per-channel
+  ``99.9%`` with half-threshold start, local threshold balancing), simulated by SpikingJelly on the
+  CPU; skipped with a line saying why where it is not installed.
+
+Accuracy on the first ``--n-test`` test images. ``claim`` compares ``calibrated`` with ``max``
+thresholds (one argument, ``IF(shift="calibrated")``, and convert's default method) with the best
+SpikingJelly mode at each T; ``se`` is the binomial standard error of one accuracy on n_test images.
+Prints JSON (``--out`` writes it too).
+
+    python benchmarks/bench_accuracy.py --out docs/bench/accuracy.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+import neuroconv as nc
+from neuroconv.equations import IF
+from neuroconv.experiments import zoo
+from neuroconv.simulation.reference import readouts_over_time
+
+from _report import command, emit, machine
+import _spikingjelly
+
+TIMESTEPS = (4, 8, 16, 32, 64)
+MODELS = ("digits_mlp", "fashion_cnn_avg", "fashion_cnn", "fashion_resnet")
+METHODS = ("max", "99.9%")
+STARTS = {"shift": True, "none": False}
+
+
+def _accuracy(out, y) -> float:
+    return float(np.mean(np.argmax(out, axis=1) == y))
+
+
+def measure(name, timesteps, n_test, n_cal, sj_modes, progress) -> dict:
+    model = zoo.load(name, progress=progress)
+    net, data = model.to_ann(), model.dataset
+    x, y, x_cal = data.x_test[:n_test], data.y_test[:n_test], data.x_train[:n_cal]
+    ann_acc = float(np.mean(net.predict(x) == y))
+    ours, seconds = {}, {}
+    for method in METHODS:
+        for start, shift in STARTS.items():
+            t0 = time.perf_counter()
+            snn = nc.convert(net, IF(shift=shift), timesteps=max(timesteps), calibration_data=x_cal, method=method)
+            outs = readouts_over_time(snn, x, timesteps, progress=progress)
+            ours[f"{start}/{method}"] = {t: _accuracy(outs[t], y) for t in timesteps}
+            seconds[f"{start}/{method}"] = round(time.perf_counter() - t0, 1)
+        key, calibrate_s = f"calibrated/{method}", {}
+        ours[key], t0 = {}, time.perf_counter()
+        for t in timesteps:
+            t1 = time.perf_counter()
+            snn = nc.convert(net, IF(shift="calibrated"), timesteps=t, calibration_data=x_cal, method=method,
+                             progress=progress)
+            calibrate_s[t] = round(time.perf_counter() - t1, 1)
+            ours[key][t] = _accuracy(snn.run(x, device="reference", record_spikes=False, progress=progress).output, y)
+        seconds[key] = round(time.perf_counter() - t0, 1)
+        seconds[f"{key} calibration per T"] = calibrate_s
+    row = {"model": name, "train_info": model.info, "n_test": int(len(x)), "n_cal": int(len(x_cal)),
+           "ann_accuracy": ann_acc, "neuroconv": ours, "seconds": seconds}
+    ok, why = _spikingjelly.available()
+    if not ok:
+        print(f"bench_accuracy: skipping SpikingJelly: {why}", flush=True)
+        row["spikingjelly"] = None
+        row["spikingjelly_skipped"] = why
+        return row
+    row["spikingjelly_version"], row["spikingjelly"] = why, {}
+    for mode in sj_modes:
+        t0 = time.perf_counter()
+        row["spikingjelly"][mode] = _spikingjelly.accuracy_over_time(model.module, x_cal, x, y, timesteps, mode)
+        seconds[f"spikingjelly {mode}"] = round(time.perf_counter() - t0, 1)
+    se = float(np.sqrt(max(ann_acc * (1 - ann_acc), 0.01 * 0.99) / len(x)))
+    claim = {}
+    for t in timesteps:
+        best_mode = max(sj_modes, key=lambda m: row["spikingjelly"][m][t])
+        best = row["spikingjelly"][best_mode][t]
+        mine = ours["calibrated/max"][t]
+        claim[t] = {"ours": mine, "spikingjelly_best": best, "spikingjelly_mode": best_mode,
+                    "difference_pp": round(100 * (mine - best), 2), "at_least_as_good": mine >= best}
+    row["claim"], row["se"] = claim, se
+    return row
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=sorted(zoo.MODELS))
+    parser.add_argument("--timesteps", type=int, nargs="+", default=list(TIMESTEPS))
+    parser.add_argument("--n-test", type=int, default=1000)
+    parser.add_argument("--n-cal", type=int, default=1000, help="calibration images (thresholds, starts, peer)")
+    parser.add_argument("--sj-modes", nargs="+", default=list(_spikingjelly.MODES), choices=_spikingjelly.MODES)
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--out", help="also write the JSON here (rewritten after every model)")
+    args = parser.parse_args(argv)
+    timesteps = sorted(set(args.timesteps))
+    report = {"command": command(argv), "benchmark": "conversion_accuracy", "machine": machine(),
+              "timesteps": timesteps, "rows": []}
+    for name in args.models:
+        row = measure(name, timesteps, args.n_test, args.n_cal, args.sj_modes, not args.no_progress)
+        report["rows"].append(row)
+        if args.out:  # partial results survive a later failure
+            with open(args.out, "w") as fh:
+                fh.write(json.dumps(report, indent=1) + "\n")
+    emit(report, args.out)
+
+
+if __name__ == "__main__":
+    main()
