@@ -98,7 +98,7 @@ def layerwise_run(snn, x, permute=(), device="reference", rng=None):
 
 
 def permutation_experiment(snn, x, y, timesteps=(2, 4, 8, 16, 32), layers="all", repeats=5, seed=0,
-                           device="reference", tpp=True, progress=True) -> dict:
+                           device="reference", tpp=True, progress=True, calibration_data=None) -> dict:
     """Accuracy of the IF network, of the IF network with permuted layers, and of TPP, for each T.
 
     Parameters
@@ -112,13 +112,19 @@ def permutation_experiment(snn, x, y, timesteps=(2, 4, 8, 16, 32), layers="all",
     device : ``"reference"`` or ``"runtime"`` (Brian2) for the layer-by-layer runs.
     tpp : also run TPP networks with the same thresholds: ``True`` (``TPP()``), ``False``, or a
         ``TPP`` model such as ``TPP(unbiased=True)``.
+    calibration_data : ``IF(shift="calibrated")`` networks: the inputs its starts are measured on again
+        at each T (:func:`neuroconv.conversion.membrane.at_timesteps`).
 
     Returns a dict with ``rows`` (one per T) and the settings.
     """
     from neuroconv.conversion import convert
+    from neuroconv.conversion.membrane import at_timesteps
     from neuroconv.equations import TPP
 
     _check_if(snn)
+    if snn.neuron.calibrated_start and calibration_data is None:
+        raise NeuroconvError(f"{snn.neuron!r} measures each neuron's start at its T: pass calibration_data (the "
+                             "inputs it was converted with) to run it at every T.")
     permute = _layer_indices(snn, layers)
     if tpp is True:
         tpp = TPP()
@@ -136,7 +142,7 @@ def permutation_experiment(snn, x, y, timesteps=(2, 4, 8, 16, 32), layers="all",
     seeds = np.random.SeedSequence(seed).spawn(len(timesteps))
     rows = []
     for T, seq in zip(tqdm(timesteps, desc="permutation experiment", disable=not progress), seeds):
-        net = snn.with_timesteps(T)
+        net = at_timesteps(snn, T, calibration_data)
         out, trains = layerwise_run(net, x, device=device)
         row = {"timesteps": T, "if_accuracy": float(np.mean(out.argmax(1) == y)),
                "if_measures": misalignment_measures(net, trains)}

@@ -10,7 +10,8 @@ trains permuted in time (mean and std over --repeats permutations), TPP's accura
 and std over as many seeds), and the misalignment measures of each hidden layer
 (neuroconv.analysis.misalignment_measures) for IF and TPP. Layer-by-layer runs on the numpy
 reference by default (--device runtime for Brian2: identical results, slower). --no-shift
-drops IF's theta/2 initial membrane (TPP has none); --tpp-unbiased uses TPP(unbiased=True);
+drops IF's theta/2 initial membrane (TPP has none); --calibrated-start measures each IF neuron's start
+on the training split at each T (IF(shift="calibrated"), same thresholds); --tpp-unbiased uses TPP(unbiased=True);
 --method 99 calibrates with the 99th percentile. Prints one JSON object.
 
 Zoo networks (extra ``torch``; trained on the same digits split and cached) are named
@@ -42,6 +43,8 @@ def main(argv=None):
                         help="mlp2, mlp6 (scikit-learn) or zoo MODEL/VARIANT such as digits_cnn/qcfs")
     parser.add_argument("--levels", type=int, default=4, help="QCFS levels of the zoo networks")
     parser.add_argument("--no-shift", action="store_true", help="IF without the theta/2 initial membrane")
+    parser.add_argument("--calibrated-start", action="store_true",
+                        help="IF(shift='calibrated'): each neuron's start measured on the training split at each T")
     parser.add_argument("--method", default="max", help="calibration statistic: max or a percentile such as 99")
     parser.add_argument("--tpp-unbiased", action="store_true", help="TPP with the unbiased rounding rule")
     parser.add_argument("--out", help="also write the JSON here")
@@ -65,7 +68,8 @@ def main(argv=None):
         networks[name + (str(args.levels) if variant == "qcfs" else "")] = loaded.to_ann()
     report = {"command": command(argv)}
     report.update(misalignment_report(networks, x_train, x_test, y_test, args.timesteps, args.repeats, seed=args.seed,
-                                      device=args.device, shift=not args.no_shift, method=args.method,
+                                      device=args.device, method=args.method,
+                                      shift="calibrated" if args.calibrated_start else not args.no_shift,
                                       tpp=TPP(unbiased=args.tpp_unbiased)))
     report["machine"] = machine()
     report["total_s"] = time.perf_counter() - t0

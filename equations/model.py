@@ -112,6 +112,9 @@ class NeuronModel:
     #: (:mod:`neuroconv.conversion.membrane`; ``IF(shift="calibrated")``); the model's Brian2 values and
     #: reference population start from :meth:`start_v`.
     calibrated_start = False
+    #: Threshold balancing ``convert`` uses when its ``method`` / ``per_channel`` are not given.
+    calibration_method = "max"
+    calibration_per_channel = False
 
     def on_pre_into(self, spiking: bool) -> str:
         """``on_pre`` of the synapses into a population that spikes (``spiking``) or into the

@@ -116,9 +116,11 @@ def _add_convert(sub):
                    help="--neuron if: initial membrane theta/2 (half, Deng & Gu's shift), 0 (none), or one per "
                         "neuron from the calibration data at this T (calibrated: most accurate at short T)")
     p.add_argument("--dataset", default="digits", help="calibration data: digits, mnist5k, fashion_mnist")
-    p.add_argument("--calibration", default="max", help="'max', a percentile such as 99.9, or 'trained'")
+    p.add_argument("--calibration", default=None,
+                   help="'max', a percentile such as 99.9, or 'trained' (default: max; 99.9 with --shift calibrated)")
     p.add_argument("--calibration-images", type=int, default=1000, metavar="N")
-    p.add_argument("--per-channel", action="store_true", help="one threshold per channel")
+    p.add_argument("--per-channel", action="store_true", default=None,
+                   help="one threshold per channel (default: per layer; per channel with --shift calibrated)")
     p.add_argument("--readout", default="membrane", choices=["membrane", "spikes"])
 
 
@@ -217,7 +219,7 @@ def _convert(args) -> int:
 
     _positive("--timesteps", args.timesteps)
     _positive("--calibration-images", args.calibration_images)
-    calibration = parse_calibration(args.calibration, "--calibration")
+    calibration = None if args.calibration is None else parse_calibration(args.calibration, "--calibration")
     spec = {"family": args.neuron}
     if args.base is not None:
         with_base = _base_families(neuron_families())
@@ -234,7 +236,7 @@ def _convert(args) -> int:
     if calibration != "trained" or neuron.calibrated_start:  # trained thresholds stay; the data set the starts
         data = load(args.dataset)
         x_cal = data.x_train[: args.calibration_images].reshape((-1,) + tuple(net.input_shape))
-        kwargs.update(calibration_data=x_cal, method="max" if calibration == "trained" else calibration)
+        kwargs.update(calibration_data=x_cal, method=None if calibration == "trained" else calibration)
     snn = convert(net, **kwargs)
     path = snn.save(args.out)
     print(f"wrote {path}: {type(snn.neuron).__name__} network, {len(snn.hidden_layers)} spiking layer(s), "

@@ -31,7 +31,8 @@ def _mean_errors(snn, net, x):
 def test_calibration_shrinks_each_layers_mean_error(demo_net, split):
     x_cal, *_ = split
     shifted = nc.convert(demo_net, IF(), timesteps=4, calibration_data=x_cal)
-    calibrated = nc.convert(demo_net, IF(shift="calibrated"), timesteps=4, calibration_data=x_cal, progress=False)
+    calibrated = nc.convert(demo_net, IF(shift="calibrated"), timesteps=4, calibration_data=x_cal, progress=False,
+                            method="max", per_channel=False)  # the same thresholds: only the starts differ
     before, after = _mean_errors(shifted, demo_net, x_cal), _mean_errors(calibrated, demo_net, x_cal)
     assert len(before) == 2
     for b, a in zip(before, after):  # measured: 0.0052 -> 0.0014 and 0.0086 -> 0.0019
@@ -49,9 +50,22 @@ def test_calibrated_start_is_more_accurate_at_short_T(demo_net, split):
     x_cal, x_test, y_test = split
     acc = {}
     for shift in (True, "calibrated"):
-        snn = nc.convert(demo_net, IF(shift=shift), timesteps=2, calibration_data=x_cal, progress=False)
+        snn = nc.convert(demo_net, IF(shift=shift), timesteps=2, calibration_data=x_cal, progress=False,
+                         method="max", per_channel=False)
         acc[shift] = np.mean(snn.run(x_test, device="reference", progress=False).predictions == y_test)
     assert acc["calibrated"] > acc[True] + 0.01  # measured: 0.891 against 0.856 (540 images)
+
+
+def test_calibrated_start_thresholds_default_to_the_999th_percentile_per_channel(demo_net, split):
+    x_cal, *_ = split
+    snn = nc.convert(demo_net, IF(shift="calibrated"), timesteps=4, calibration_data=x_cal, progress=False)
+    expected = nc.calibrate(demo_net, x_cal, method="99.9%", per_channel=True)
+    for layer, theta in zip(snn.hidden_layers, expected):
+        np.testing.assert_array_equal(layer.theta, theta)
+    assert len(np.unique(snn.layers[0].theta)) > 1
+    plain = nc.convert(demo_net, IF(), timesteps=4, calibration_data=x_cal)  # IF(): the maximum, per layer
+    assert len(np.unique(plain.layers[0].theta)) == 1
+    assert plain.layers[0].theta[0] == np.max(demo_net.forward(x_cal, return_activations=True)[1][1])
 
 
 def test_calibrated_network_runs_the_same_on_brian2(demo_net, split):
@@ -137,3 +151,19 @@ test_calibrated_cython_matches_reference_few = pytest.mark.cython(
     random_network_test(2, "runtime", "if_calibrated", codegen_target="cython"))
 test_calibrated_standalone_matches_reference_few = pytest.mark.standalone(
     random_network_test(1, "cpp_standalone", "if_calibrated"))
+
+
+def test_permutation_experiment_measures_the_starts_again_at_each_T(demo_net, split):
+    from neuroconv.analysis import permutation_experiment
+
+    x_cal, x_test, y_test = split
+    snn = nc.convert(demo_net, IF(shift="calibrated"), timesteps=3, calibration_data=x_cal, progress=False)
+    with pytest.raises(nc.NeuroconvError, match="pass calibration_data"):
+        permutation_experiment(snn, x_test[:20], y_test[:20], timesteps=(2,), progress=False)
+    report = permutation_experiment(snn, x_test, y_test, timesteps=(2, 3), repeats=1, tpp=False, progress=False,
+                                    calibration_data=x_cal)
+    for row in report["rows"]:
+        direct = nc.convert(demo_net, IF(shift="calibrated"), timesteps=row["timesteps"], calibration_data=x_cal,
+                            progress=False)
+        acc = np.mean(direct.run(x_test, device="reference", progress=False).predictions == y_test)
+        assert row["if_accuracy"] == acc

@@ -108,7 +108,7 @@ def _source_nodes(net: Graph, node: int) -> tuple:
 
 
 def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_data=None, thresholds=None,
-            method="max", per_channel: bool = False, readout: str = "membrane", dt=1 * ms,
+            method=None, per_channel: bool | None = None, readout: str = "membrane", dt=1 * ms,
             delays=None, initial_v=None, progress: bool = True) -> "SpikingNetwork":
     """Convert an ANN into a spiking network (threshold balancing / weight normalisation).
 
@@ -141,9 +141,11 @@ def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_d
         For ``OneSpike`` this is ``M``, the value of a spike in the window's first step
         (the neuron's firing threshold is ``M * (1 + 1/base) / 2``).
     method : "max" or percentile
-        Calibration statistic, e.g. ``"max"``, ``99.9`` or ``"99.9%"``.
+        Calibration statistic, e.g. ``"max"``, ``99.9`` or ``"99.9%"``. Default: the neuron model's
+        (``calibration_method``: ``"max"``; ``IF(shift="calibrated")``: ``"99.9%"``).
     per_channel : bool
-        Calibrate one threshold per channel instead of per layer.
+        Calibrate one threshold per channel instead of per layer. Default: the neuron model's
+        (``calibration_per_channel``: per layer; ``IF(shift="calibrated")``: per channel).
     readout : {"membrane", "spikes"}
         ``"membrane"``: the output layer does not spike, its readout is the input averaged
         over T (One-Spike: the decoded input). ``"spikes"``: the output layer spikes too,
@@ -193,6 +195,8 @@ def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_d
     if thresholds is None:
         if calibration_data is None:
             raise NeuroconvError("pass calibration_data (sample inputs) or thresholds=[...] (one per spiking layer).")
+        method = neuron.calibration_method if method is None else method
+        per_channel = neuron.calibration_per_channel if per_channel is None else per_channel
         thresholds = calibrate(net, calibration_data, method=method, per_channel=per_channel,
                                include_output=readout == "spikes")
     elif calibration_data is not None and not neuron.calibrated_start:

@@ -30,7 +30,7 @@ import numpy as np
 from neuroconv._checks import real_array, require_memory
 from neuroconv.errors import NeuroconvError
 
-__all__ = ["calibrate_membrane", "calibrated_populations", "set_initial_v"]
+__all__ = ["calibrate_membrane", "calibrated_populations", "set_initial_v", "at_timesteps"]
 
 #: Calibration inputs simulated together.
 BATCH = 256
@@ -99,3 +99,17 @@ def set_initial_v(snn, initial_v):
                                  f"got {np.shape(value)}.")
         layers[k] = dataclasses.replace(layers[k], v_init=arr)
     return dataclasses.replace(snn, layers=tuple(layers))
+
+
+def at_timesteps(snn, timesteps: int, calibration_data=None, progress: bool = False):
+    """``snn`` with T = ``timesteps``: :meth:`~neuroconv.SpikingNetwork.with_timesteps`, and for a model with a
+    calibrated start the initial membranes measured again at that T on ``calibration_data`` (same thresholds)."""
+    if not snn.neuron.calibrated_start:
+        return snn.with_timesteps(timesteps)
+    if calibration_data is None:
+        raise NeuroconvError(f"{snn.neuron!r} measures each neuron's start at its T: pass calibration_data to run "
+                             f"it at T = {timesteps}.")
+    if timesteps == snn.timesteps:
+        return snn
+    bare = dataclasses.replace(snn, layers=tuple(dataclasses.replace(layer, v_init=None) for layer in snn.layers))
+    return calibrate_membrane(bare.with_timesteps(timesteps), calibration_data, progress=progress)

@@ -17,11 +17,11 @@ import numpy as np
 
 from neuroconv.experiments.figures import style
 
-__all__ = ["plot_one_spike_tradeoff", "plot_timesteps_report", "plot_lowlatency_report", "plot_misalignment_report",
+__all__ = ["plot_one_spike_tradeoff", "plot_timesteps_report", "plot_accuracy_report", "plot_lowlatency_report", "plot_misalignment_report",
            "plot_reliability_report", "plot_dynamics_report", "network_label", "pow2_ticks"]
 
 # readable names of the benchmark networks (the JSON keeps the internal ones)
-NAMES = {"fashion_cnn": "Fashion-MNIST CNN", "fashion_resnet": "Fashion-MNIST ResNet-style",
+NAMES = {"fashion_cnn": "Fashion-MNIST CNN", "fashion_cnn_avg": "Fashion-MNIST CNN, average pooling", "fashion_resnet": "Fashion-MNIST ResNet-style",
          "mnist_cnn": "MNIST-5k CNN", "digits_mlp": "digits MLP", "digits_cnn": "digits CNN",
          "digits_mlp6": "digits MLP, 6 hidden layers", "fashion_mnist": "Fashion-MNIST", "mnist5k": "MNIST-5k",
          "digits": "digits"}
@@ -137,6 +137,55 @@ def plot_timesteps_report(report, axes=None):
             _legend_outside(axes[0].figure, axes)
             style.panel_letters(axes)
     return axes
+
+
+# --- conversion accuracy beside SpikingJelly (bench_accuracy) -------------------------------------
+#: the neuroconv lines of the accuracy figure: JSON key -> (label, colour, marker)
+_ACCURACY_LINES = {
+    "calibrated": ('IF(shift="calibrated")', style.PALETTE[0], "o"),
+    "shift/max": ("IF(), θ/2 start, max (default)", style.PALETTE[1], "s"),
+    "none/99.9%": ("IF(shift=False), 99.9%", style.PALETTE[2], "^"),
+    "shift/99.9%/channel": ("IF(), θ/2 start, 99.9% per channel", style.PALETTE[3], "v"),
+}
+
+
+def plot_accuracy_report(report):
+    """``benchmarks/bench_accuracy.py`` JSON: accuracy vs T per model, neuroconv's IF starts and SpikingJelly's
+    best mode at each T (dashed), ANN dotted; error bars ±1 binomial standard error. Returns the Figure."""
+    with style.context():
+        rows = report["rows"]
+        columns = min(len(rows), 2)
+        fig, grid = style.figure((len(rows) + columns - 1) // columns, columns, height=2.4 * ((len(rows) + 1) // 2))
+        axes = np.ravel(grid)
+        for ax, row in zip(axes, rows):
+            n = row["n_test"]
+            for key, (label, colour, marker) in _ACCURACY_LINES.items():
+                acc = {int(t): a for t, a in row["neuroconv"].get(key, {}).items()}
+                if not acc:
+                    continue
+                steps = sorted(acc)
+                values = np.array([acc[t] for t in steps])
+                se = 100 * np.sqrt(values * (1 - values) / n)
+                ax.errorbar(steps, 100 * values, yerr=se, color=colour, marker=marker, ms=3, lw=1.1, capsize=1.5,
+                            label=label)
+            if row.get("spikingjelly"):
+                modes = row["spikingjelly"]
+                steps = sorted(int(t) for t in next(iter(modes.values())))
+                best = [100 * max(m[str(t)] if str(t) in m else m[t] for m in modes.values()) for t in steps]
+                ax.plot(steps, best, color="k", ls="--", marker="x", ms=3.5, lw=1.1,
+                        label=f"SpikingJelly, best of {len(modes)} modes at each T")
+            ax.axhline(100 * row["ann_accuracy"], label="ANN", **style.ANN)
+            style.log2_axis(ax, steps)
+            ax.set_xlabel("timesteps T (= latency)")
+            ax.set_ylabel(f"test accuracy (%), {n:,} images, ±1 s.e.")
+            ax.set_title(NAMES.get(row["model"], row["model"]))
+            low = min(min(l.get_ydata()) for l in ax.get_lines() if len(l.get_ydata()) > 1)
+            ax.set_ylim(max(0.0, low - 3), 100 * max(row["ann_accuracy"], 0) + 2)
+        for ax in axes[len(rows):]:
+            ax.set_visible(False)
+        _legend_outside(fig, axes[:len(rows)], ncol=2)
+        style.panel_letters(axes[:len(rows)])
+    return fig
 
 
 def plot_lowlatency_report(report, axes=None):

@@ -20,7 +20,8 @@ Run by default (``full=True`` is the same):
 
 Re-plotted from :data:`BENCHMARK_FIGURES` by default, the benchmark run with ``full=True``:
 ``one_spike_mnist5k``, ``misalignment_digits_zoo``, ``fashion_mnist``, ``lowlatency``,
-``reliability``, ``dynamics``.
+``reliability``, ``dynamics``, ``accuracy`` (``benchmarks/bench_accuracy.py``: about an hour here,
+with SpikingJelly installed).
 
 :data:`FIGURES` maps each name to its function, :data:`ALIASES` the old names (``one_spike``,
 ``misalignment``); :data:`BENCHMARK_FIGURES` says which JSON and benchmark each re-plotted figure
@@ -35,7 +36,7 @@ import sys
 from pathlib import Path
 
 from neuroconv.experiments.figures import style
-from neuroconv.experiments.figures.plots import (plot_dynamics_report, plot_lowlatency_report, plot_misalignment_report,
+from neuroconv.experiments.figures.plots import (plot_accuracy_report, plot_dynamics_report, plot_lowlatency_report, plot_misalignment_report,
                                                  plot_one_spike_tradeoff, plot_reliability_report, plot_timesteps_report)
 from neuroconv.experiments.figures.runners import (ACCURACY_VS_T_CONFIG, deep_digits_mlp, misalignment_report,
                                                    one_spike_sweep, serial_sweep)
@@ -43,7 +44,7 @@ from neuroconv.experiments.figures.runners import (ACCURACY_VS_T_CONFIG, deep_di
 __all__ = ["FIGURES", "ALIASES", "BENCHMARK_FIGURES", "make_figures", "figure_demo", "figure_one_spike",
            "figure_one_spike_mnist5k", "figure_misalignment", "figure_misalignment_zoo", "figure_statistics",
            "figure_conversion_error", "figure_fashion_mnist", "figure_lowlatency", "figure_sweep",
-           "figure_reliability", "figure_dynamics", "bench_dir", "resolve_names"]
+           "figure_reliability", "figure_dynamics", "figure_accuracy", "bench_dir", "resolve_names"]
 
 #: the source checkout (``docs/bench``, ``benchmarks``) when the package runs from one
 _ROOT = Path(__file__).resolve().parents[3]
@@ -58,6 +59,7 @@ BENCHMARK_FIGURES = {
     "lowlatency": ("lowlatency.json", ["benchmarks/bench_lowlatency.py"]),
     "reliability": ("reliability_2core.json", ["benchmarks/reliability.py"]),
     "dynamics": ("dynamics.json", ["benchmarks/bench_dynamics.py"]),
+    "accuracy": ("accuracy.json", ["benchmarks/bench_accuracy.py", "--no-progress"]),
 }
 
 # the benchmark's One-Spike grid (benchmarks/bench_one_spike.py)
@@ -258,11 +260,18 @@ def figure_dynamics(out_dir, full=False, progress=True, formats=("png",), bench=
                  formats)
 
 
+def figure_accuracy(out_dir, full=False, progress=True, formats=("png",), bench=None):
+    """Conversion accuracy vs T: neuroconv's IF starts beside SpikingJelly's ann2snn on the same models."""
+    return _save(plot_accuracy_report(_report("accuracy", out_dir, full, progress, bench)), out_dir, "accuracy",
+                 formats)
+
+
 FIGURES = {"demo": figure_demo, "one_spike_digits": figure_one_spike, "one_spike_mnist5k": figure_one_spike_mnist5k,
            "misalignment_digits": figure_misalignment, "misalignment_digits_zoo": figure_misalignment_zoo,
            "statistics": figure_statistics, "conversion_error": figure_conversion_error,
            "fashion_mnist": figure_fashion_mnist, "lowlatency": figure_lowlatency,
-           "sweep_accuracy_vs_T": figure_sweep, "reliability": figure_reliability, "dynamics": figure_dynamics}
+           "sweep_accuracy_vs_T": figure_sweep, "reliability": figure_reliability, "dynamics": figure_dynamics,
+           "accuracy": figure_accuracy}
 
 #: older names of two figures
 ALIASES = {"one_spike": "one_spike_digits", "misalignment": "misalignment_digits"}
