@@ -13,12 +13,20 @@ twice, from the same calibration images (the first ``--n-cal`` training images):
   ``99.9%`` with half-threshold start, local threshold balancing), simulated by SpikingJelly on the
   CPU; skipped with a line saying why where it is not installed.
 
+``--tpp`` runs the same study for the two-phase probabilistic neurons of the seeds (instead of the
+above): ``TPP()`` and ``TPP(calibrated=True)`` (each neuron's accumulated potential offset by its
+mean error measured on the calibration images), each also with ``unbiased=True``, at ``--tpp-timesteps``
+(phase lengths; the latency is one phase per spiking layer), mean and standard deviation over ``--seeds``
+runs; thresholds ``max`` per layer. TPP converts chains without max-pooling (digits MLPs, the
+average-pooling CNN).
+
 Accuracy on the first ``--n-test`` test images. ``claim`` compares ``IF(shift="calibrated")`` with
 convert's defaults for it (one argument) with the best SpikingJelly mode at each T; ``se`` is the
 binomial standard error of one accuracy on n_test images.
 Prints JSON (``--out`` writes it too).
 
     python benchmarks/bench_accuracy.py --out docs/bench/accuracy.json
+    python benchmarks/bench_accuracy.py --tpp --models digits_mlp digits_mlp6 fashion_cnn_avg --out docs/bench/accuracy_tpp.json
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import time
 import numpy as np
 
 import neuroconv as nc
-from neuroconv.equations import IF
+from neuroconv.equations import IF, TPP
 from neuroconv.experiments import zoo
 from neuroconv.simulation.reference import readouts_over_time
 
@@ -99,6 +107,28 @@ def measure(name, timesteps, n_test, n_cal, sj_modes, progress) -> dict:
     return row
 
 
+def measure_tpp(name, timesteps, n_test, n_cal, seeds, progress) -> dict:
+    """TPP with and without calibrated starts (biased and unbiased rounding): accuracy mean/std over seeds."""
+    model = zoo.load(name, progress=progress)
+    net, data = model.to_ann(), model.dataset
+    x, y, x_cal = data.x_test[:n_test], data.y_test[:n_test], data.x_train[:n_cal]
+    results, seconds = {}, {}
+    for unbiased in (False, True):
+        for calibrated in (False, True):
+            key = f"TPP(unbiased={unbiased}, calibrated={calibrated})"
+            results[key], t0 = {}, time.perf_counter()
+            for t in timesteps:
+                snn = nc.convert(net, TPP(unbiased=unbiased, calibrated=calibrated), timesteps=t,
+                                 calibration_data=x_cal, method="max", per_channel=False, progress=progress)
+                accs = [_accuracy(snn.run(x, device="reference", seed=s, record_spikes=False, progress=False).output, y)
+                        for s in range(seeds)]
+                results[key][t] = {"mean": float(np.mean(accs)), "std": float(np.std(accs)), "runs": accs,
+                                   "latency_steps": snn.latency_steps}
+            seconds[key] = round(time.perf_counter() - t0, 1)
+    return {"model": name, "train_info": model.info, "n_test": int(len(x)), "n_cal": int(len(x_cal)),
+            "ann_accuracy": float(np.mean(net.predict(x) == y)), "seeds": seeds, "tpp": results, "seconds": seconds}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=sorted(zoo.MODELS))
@@ -106,14 +136,23 @@ def main(argv=None):
     parser.add_argument("--n-test", type=int, default=1000)
     parser.add_argument("--n-cal", type=int, default=1000, help="calibration images (thresholds, starts, peer)")
     parser.add_argument("--sj-modes", nargs="+", default=list(_spikingjelly.MODES), choices=_spikingjelly.MODES)
+    parser.add_argument("--tpp", action="store_true", help="the TPP study instead (see the module docstring)")
+    parser.add_argument("--tpp-timesteps", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument("--seeds", type=int, default=3, help="TPP runs per setting")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--out", help="also write the JSON here (rewritten after every model)")
     args = parser.parse_args(argv)
     timesteps = sorted(set(args.timesteps))
     report = {"command": command(argv), "benchmark": "conversion_accuracy", "machine": machine(),
               "timesteps": timesteps, "rows": []}
+    if args.tpp:
+        timesteps = sorted(set(args.tpp_timesteps))
+        report.update(benchmark="conversion_accuracy_tpp", timesteps=timesteps)
     for name in args.models:
-        row = measure(name, timesteps, args.n_test, args.n_cal, args.sj_modes, not args.no_progress)
+        if args.tpp:
+            row = measure_tpp(name, timesteps, args.n_test, args.n_cal, args.seeds, not args.no_progress)
+        else:
+            row = measure(name, timesteps, args.n_test, args.n_cal, args.sj_modes, not args.no_progress)
         report["rows"].append(row)
         if args.out:  # partial results survive a later failure
             with open(args.out, "w") as fh:

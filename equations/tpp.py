@@ -66,10 +66,15 @@ class TPP(NeuronModel):
         ``floor(u + r)`` with ``r`` uniform in (0, 1) drawn per neuron and inference (so the
         mean is exactly ``u``, clipped to [0, T]), then fire that many spikes at uniformly
         random steps: the same rule with ``floor(v/theta + r)`` in place of ``v/theta``.
+    calibrated : bool
+        Start each neuron's accumulated potential at an offset measured on the calibration data (the
+        mean shortfall of its rate against the ANN's, times T; :mod:`neuroconv.conversion.membrane`);
+        ``convert`` then needs ``calibration_data``. Default False: the potential starts at 0.
     """
 
     timesteps: int | None = None
     unbiased: bool = False
+    calibrated: bool = False
 
     #: No differential equation: the potential only changes by input and spikes.
     method = "euler"
@@ -89,6 +94,13 @@ class TPP(NeuronModel):
             raise NeuroconvError(f"TPP(timesteps={T!r}): the phase length must be an int >= 1.")
         if not isinstance(self.unbiased, (bool, np.bool_)):
             raise NeuroconvError(f"TPP(unbiased={self.unbiased!r}): must be True or False.")
+        if not isinstance(self.calibrated, (bool, np.bool_)):
+            raise NeuroconvError(f"TPP(calibrated={self.calibrated!r}): must be True or False.")
+
+    @property
+    def calibrated_start(self) -> bool:
+        """Whether ``convert`` measures each neuron's starting potential on the calibration data."""
+        return bool(self.calibrated)
 
     @property
     def equations(self) -> str:
@@ -128,6 +140,7 @@ class TPP(NeuronModel):
         T = self.timesteps
         values = {"v": T * layer.bias}  # T steps of bias, accumulated
         if layer.spiking:
+            values["v"] = values["v"] + self.start_v(layer)  # 0, or the calibrated offset
             values.update(theta=layer.theta, first_step=self.phase_start(index), n_steps=T)
         return values
 
@@ -140,9 +153,9 @@ class TPP(NeuronModel):
                         record_margin=False):
         """One population: accumulate ``V = T * drive`` (the sum of ``w * theta`` over the spikes
         received plus ``T`` steps of bias, what the Brian2 membrane holds when the spiking phase
-        opens), then the spiking phase. Returns ``(events, counts, value, None)``."""
-        spikes = self.spike_phase(timesteps * drive, layer.theta, timesteps, self.random_keys(seed, index, layer.size),
-                                  images, self.phase_start(index))
+        opens; plus the calibrated offset, if any), then the spiking phase. Returns ``(events, counts, value, None)``."""
+        spikes = self.spike_phase(timesteps * drive + self.start_v(layer), layer.theta, timesteps,
+                                  self.random_keys(seed, index, layer.size), images, self.phase_start(index))
         k, image, neuron = np.nonzero(spikes)
         count = spikes.sum(axis=0, dtype=np.int64)
         return (image, neuron, k + self.phase_start(index)), count, count * layer.theta / timesteps, None

@@ -18,8 +18,9 @@ SLOW_SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
 def draw_neuron(data, kind):
     """An IF model (reset, shift: theta/2, none or calibrated, and T drawn), a OneSpike model (base and window drawn) or a TPP model
     (rule and phase length drawn), with convert's timing."""
-    if kind == "tpp":
-        return dict(neuron=TPP(unbiased=data.draw(st.booleans(), label="unbiased")),
+    if kind in ("tpp", "tpp_calibrated"):
+        calibrated = kind == "tpp_calibrated" or data.draw(st.booleans(), label="calibrated")
+        return dict(neuron=TPP(unbiased=data.draw(st.booleans(), label="unbiased"), calibrated=calibrated),
                     timesteps=data.draw(st.integers(1, 12), label="T"))
     if kind == "lif":
         neuron = LIF(tau=data.draw(st.sampled_from([float("inf"), 2.0, 5.0, 20.0, 200.0]), label="tau_ms") * ms,

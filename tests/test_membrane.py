@@ -148,7 +148,7 @@ def test_cli_converts_with_a_calibrated_shift(tmp_path, capsys):
 # random networks (MLPs, CNNs, residual graphs with max-pooling; either readout), every neuron calibrated
 test_calibrated_runtime_numpy_matches_reference = random_network_test(15, "runtime", "if_calibrated")
 test_calibrated_cython_matches_reference_few = pytest.mark.cython(
-    random_network_test(2, "runtime", "if_calibrated", codegen_target="cython"))
+    random_network_test(1, "runtime", "if_calibrated", codegen_target="cython"))
 test_calibrated_standalone_matches_reference_few = pytest.mark.standalone(
     random_network_test(1, "cpp_standalone", "if_calibrated"))
 
@@ -167,3 +167,27 @@ def test_permutation_experiment_measures_the_starts_again_at_each_T(demo_net, sp
                             progress=False)
         acc = np.mean(direct.run(x_test, device="reference", progress=False).predictions == y_test)
         assert row["if_accuracy"] == acc
+
+
+def test_tpp_calibrated_potential_offsets(demo_net, split, tmp_path):
+    from neuroconv.equations import TPP
+
+    x_cal, x_test, y_test = split
+    acc = {}
+    for calibrated in (False, True):
+        snn = nc.convert(demo_net, TPP(calibrated=calibrated), timesteps=2, calibration_data=x_cal, progress=False)
+        acc[calibrated] = np.mean([np.mean(snn.run(x_test, device="reference", seed=s, progress=False).predictions
+                                           == y_test) for s in range(4)])
+    assert acc[True] > acc[False] + 0.01  # measured: 0.618 against 0.586 (540 images, 4 seeds)
+    assert snn.layers[0].v_init is not None and not np.all(snn.layers[0].v_init == 0)
+    loaded = nc.load_network(snn.save(tmp_path / "tpp.npz"))
+    assert loaded.neuron == TPP(timesteps=2, calibrated=True)
+    np.testing.assert_array_equal(loaded.run(x_test[:50], device="reference", seed=1, progress=False).output,
+                                  snn.run(x_test[:50], device="reference", seed=1, progress=False).output)
+    again = nc.convert(demo_net, TPP(calibrated=True), timesteps=2, calibration_data=x_cal, progress=False)
+    np.testing.assert_array_equal(again.layers[0].v_init, snn.layers[0].v_init)  # a fixed seed: reproducible
+
+
+test_tpp_calibrated_runtime_numpy_matches_reference = random_network_test(8, "runtime", "tpp_calibrated")
+test_tpp_calibrated_standalone_matches_reference_few = pytest.mark.standalone(
+    random_network_test(1, "cpp_standalone", "tpp_calibrated"))

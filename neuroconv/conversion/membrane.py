@@ -1,4 +1,4 @@
-"""Calibrated initial membranes: ``IF(shift="calibrated")``.
+"""Calibrated initial membranes: ``IF(shift="calibrated")`` (and ``TPP(calibrated=True)``).
 
 Deng & Gu's shift starts every IF neuron at ``theta/2``, which makes a neuron driven by a
 constant input round its rate to the nearest level. Deeper in a network the input is not
@@ -12,8 +12,10 @@ from ANN: towards efficient, accurate spiking neural networks calibration"):
    inputs, with the populations before ``k`` already corrected;
 2. per neuron, the mean over the inputs of ``min(a, theta) - count * theta / T``, where ``a`` is
    the ANN's activation (the rate the neuron should send) and ``count * theta / T`` the rate it sent;
-3. start the neuron ``T`` times that error higher (a rate is the membrane's total input over T),
-   from ``theta/2``, and at most just below ``theta`` (no spike before any input).
+3. start the neuron ``T`` times that error higher (a rate is the membrane's total input over T):
+   IF from ``theta/2``, at most just below ``theta`` (no spike before any input); TPP's accumulated
+   potential from 0 (the model's ``corrected_start``). Stochastic models draw their random numbers
+   from a fixed seed here (:data:`SEED`), so a conversion is reproducible.
 
 The result is one initial membrane per neuron (``SpikingLayer.v_init``), used by the Brian2
 objects (``v``'s initial value) and the reference alike; it holds for the T it was computed at
@@ -34,6 +36,8 @@ __all__ = ["calibrate_membrane", "calibrated_populations", "set_initial_v", "at_
 
 #: Calibration inputs simulated together.
 BATCH = 256
+#: The random numbers of stochastic models (TPP) during calibration: fixed, so a conversion is reproducible.
+SEED = 0
 
 
 def calibrated_populations(snn) -> list:
@@ -73,13 +77,13 @@ def calibrate_membrane(snn, calibration_data, progress: bool = True, batch_size:
             current = dataclasses.replace(snn, layers=tuple(layers))
             counts = np.zeros(layers[k].size)
             for start in range(0, n, batch):
-                result = simulate(current, x_flat[start:start + batch], record_spikes=False, last=k)
+                result = simulate(current, x_flat[start:start + batch], record_spikes=False, last=k, seed=SEED,
+                                  image_offset=start)
                 counts += result.spike_counts[k].sum(axis=0)
                 bar.update(min(batch, n - start))
             layer = layers[k]
             error = (targets[k] - counts * layer.theta / T) / n  # per neuron, on the ANN scale
-            v = snn.neuron.initial_v(layer.theta) + T * error
-            layers[k] = dataclasses.replace(layer, v_init=np.minimum(v, np.nextafter(layer.theta, -np.inf)))
+            layers[k] = dataclasses.replace(layer, v_init=snn.neuron.corrected_start(layer.theta, error, T))
     return dataclasses.replace(snn, layers=tuple(layers))
 
 

@@ -34,20 +34,18 @@ def simulate(snn, x_flat, record_spikes=True, record_margin=False, progress_bar=
     Stochastic models draw counter-based uniforms from ``seed`` and the images' positions
     ``image_offset + 0 .. batch-1`` in the run's input, as Brian2 does. ``snapshots``
     (models whose runs are prefixes of longer runs): a dict whose keys are step counts
-    ``t <= T``; each is filled with the readout after the first ``t`` steps. ``last`` (stepwise models):
-    simulate populations ``0 .. last`` only (a population depends on those before it alone); the result
-    then holds their spike counts and no output.
+    ``t <= T``; each is filled with the readout after the first ``t`` steps. ``last``: simulate populations
+    ``0 .. last`` only (a population depends on those before it alone); the result then holds their spike
+    counts and no output.
     """
     check_runnable(snn)
-    if last is not None and snn.neuron.pipelined:
-        raise NeuroconvError("last= truncates runs of models whose layers work together (such as IF).")
+    if last is not None and not 0 <= last < len(snn.layers):
+        raise NeuroconvError(f"last={last!r}: the network has populations 0 .. {len(snn.layers) - 1}.")
     if snn.neuron.pipelined:
-        result = _simulate_pipelined(snn, x_flat, record_spikes, record_margin, seed, image_offset)
+        result = _simulate_pipelined(snn, x_flat, record_spikes, record_margin, seed, image_offset, last)
         if progress_bar is not None:
             progress_bar.update(x_flat.shape[0])
         return result
-    if last is not None and not 0 <= last < len(snn.layers):
-        raise NeuroconvError(f"last={last!r}: the network has populations 0 .. {len(snn.layers) - 1}.")
     return _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, snapshots, seed, image_offset,
                               last)
 
@@ -182,8 +180,9 @@ class _Delayed:
         return total
 
 
-def _simulate_pipelined(snn, x_flat, record_spikes, record_margin, seed, image_offset):
-    """Population by population: each window sees the values the population below sent."""
+def _simulate_pipelined(snn, x_flat, record_spikes, record_margin, seed, image_offset, last=None):
+    """Population by population: each window sees the values the population below sent (``last``: up to
+    that one; then its counts and no output)."""
     model, T = snn.neuron, snn.timesteps
     if model.stochastic and seed is None:
         from neuroconv.equations._random import random_seed
@@ -200,6 +199,9 @@ def _simulate_pipelined(snn, x_flat, record_spikes, record_margin, seed, image_o
         spikes, count, value, margin = model.reference_layer(layer, index, drive, T, seed=seed, images=images,
                                                              record_margin=record_margin)
         margins.append(margin)
+        if index == last:
+            counts.append(count)
+            return BatchResult(None, counts)
         if layer is snn.output_layer:
             out_counts, output = count, value
             break
