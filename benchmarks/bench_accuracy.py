@@ -129,6 +129,40 @@ def measure_tpp(name, timesteps, n_test, n_cal, seeds, progress) -> dict:
             "ann_accuracy": float(np.mean(net.predict(x) == y)), "seeds": seeds, "tpp": results, "seconds": seconds}
 
 
+#: the table's neuroconv rows: JSON key -> label
+TABLE_ROWS = {"calibrated": '**IF(shift="calibrated")**', "shift/max": "IF() (θ/2 start, max: the default)",
+              "none/99.9%": "IF(shift=False), 99.9%", "shift/99.9%/channel": "IF(), 99.9% per channel"}
+SJ_NAMES = {"max": "max", "99.9%": "99.9%", "99.9%-ch-half": "ch+half", "ltb": "LTB"}
+
+
+def markdown_table(report) -> str:
+    """The README table of a bench_accuracy JSON: per network, neuroconv's main settings, SpikingJelly's best
+    mode at each T and the difference (percentage points)."""
+    from neuroconv.experiments.figures.plots import NAMES
+
+    steps = report["timesteps"]
+    lines = ["| network (ANN) | converter | " + " | ".join(f"T = {t}" for t in steps) + " |",
+             "|---|---|" + "---:|" * len(steps)]
+    for row in report["rows"]:
+        name = f"{NAMES.get(row['model'], row['model'])} ({100 * row['ann_accuracy']:.2f}%)"
+        first = True
+        for key, label in TABLE_ROWS.items():
+            values = row["neuroconv"][key]
+            lines.append(f"| {name if first else ''} | {label} | "
+                         + " | ".join(f"{100 * values[str(t)]:.2f}" for t in steps) + " |")
+            first = False
+        if row.get("spikingjelly"):
+            claim = row["claim"]
+            lines.append("| | SpikingJelly, best mode at each T | " + " | ".join(
+                f"{100 * claim[str(t)]['spikingjelly_best']:.2f} ({SJ_NAMES[claim[str(t)]['spikingjelly_mode']]})"
+                for t in steps) + " |")
+            lines.append("| | calibrated − SpikingJelly best (points) | " + " | ".join(
+                f"{claim[str(t)]['difference_pp']:+.2f}" for t in steps) + " |")
+        else:
+            lines.append(f"| | SpikingJelly | skipped: {row.get('spikingjelly_skipped', 'not run')} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=sorted(zoo.MODELS))
@@ -140,8 +174,13 @@ def main(argv=None):
     parser.add_argument("--tpp-timesteps", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--seeds", type=int, default=3, help="TPP runs per setting")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--table", metavar="JSON", help="print the README table of a saved report and exit")
     parser.add_argument("--out", help="also write the JSON here (rewritten after every model)")
     args = parser.parse_args(argv)
+    if args.table:
+        with open(args.table) as fh:
+            print(markdown_table(json.load(fh)))
+        return
     timesteps = sorted(set(args.timesteps))
     report = {"command": command(argv), "benchmark": "conversion_accuracy", "machine": machine(),
               "timesteps": timesteps, "rows": []}

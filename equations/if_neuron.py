@@ -109,9 +109,9 @@ class IF(NeuronModel):
         """Initial membrane of a layer with thresholds ``theta`` (``"calibrated"``: before calibration)."""
         return theta / 2.0 if self.shift else np.zeros_like(theta)
 
-    def corrected_start(self, theta, error, timesteps):
-        """``theta/2 + T * error``, at most just below ``theta`` (no spike before any input)."""
-        return np.minimum(theta / 2.0 + timesteps * error, np.nextafter(theta, -np.inf))
+    def corrected_start(self, start, theta, error, timesteps):
+        """``start + T * error``, at most just below ``theta`` (no spike before any input)."""
+        return np.minimum(start + timesteps * error, np.nextafter(theta, -np.inf))
 
     # --- reference semantics (numpy), used by neuroconv.simulation.reference ----------
     def reference_step(self, v: np.ndarray, drive: np.ndarray, theta: np.ndarray):

@@ -137,11 +137,11 @@ class NeuronModel:
         """Initial membrane of a spiking population with thresholds ``theta``."""
         return np.zeros_like(theta)
 
-    def corrected_start(self, theta: np.ndarray, error: np.ndarray, timesteps: int) -> np.ndarray:
-        """The calibrated start of neurons with thresholds ``theta`` whose rate falls short of the ANN's by
-        ``error`` on average (:mod:`neuroconv.conversion.membrane`): ``T * error`` more than
-        :meth:`initial_v` (a rate is the population's total input over T)."""
-        return self.initial_v(theta) + timesteps * error
+    def corrected_start(self, start: np.ndarray, theta: np.ndarray, error: np.ndarray, timesteps: int) -> np.ndarray:
+        """The calibrated start of neurons that start at ``start`` (with thresholds ``theta``) and whose rate
+        falls short of the ANN's by ``error`` on average (:mod:`neuroconv.conversion.membrane`): ``T * error``
+        higher (a rate is the population's total input over T)."""
+        return start + timesteps * error
 
     def start_v(self, layer) -> np.ndarray:
         """Initial membrane of population ``layer``: its calibrated ``v_init`` when it has one

@@ -83,7 +83,8 @@ def calibrate_membrane(snn, calibration_data, progress: bool = True, batch_size:
                 bar.update(min(batch, n - start))
             layer = layers[k]
             error = (targets[k] - counts * layer.theta / T) / n  # per neuron, on the ANN scale
-            layers[k] = dataclasses.replace(layer, v_init=snn.neuron.corrected_start(layer.theta, error, T))
+            start = snn.neuron.start_v(layer)
+            layers[k] = dataclasses.replace(layer, v_init=snn.neuron.corrected_start(start, layer.theta, error, T))
     return dataclasses.replace(snn, layers=tuple(layers))
 
 

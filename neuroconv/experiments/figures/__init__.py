@@ -18,7 +18,7 @@ Runners and plotters do not import the registry; the registry imports both, the 
 """
 
 from neuroconv.experiments.figures import style
-from neuroconv.experiments.figures.plots import (plot_dynamics_report, plot_lowlatency_report, plot_misalignment_report,
+from neuroconv.experiments.figures.plots import (plot_accuracy_report, plot_dynamics_report, plot_lowlatency_report, plot_misalignment_report,
                                                  plot_one_spike_tradeoff, plot_reliability_report, plot_timesteps_report)
 from neuroconv.experiments.figures.registry import (ALIASES, BENCHMARK_FIGURES, FIGURES, figure_conversion_error,
                                                     figure_demo, figure_misalignment, figure_one_spike,
@@ -30,4 +30,5 @@ __all__ = ["FIGURES", "ALIASES", "BENCHMARK_FIGURES", "make_figures", "figure_de
            "figure_misalignment", "figure_statistics", "figure_conversion_error", "deep_digits_mlp", "measure_run",
            "one_spike_sweep", "misalignment_report", "plot_one_spike_tradeoff", "plot_timesteps_report",
            "plot_lowlatency_report", "plot_misalignment_report", "plot_reliability_report", "plot_dynamics_report",
+           "plot_accuracy_report",
            "script_main", "style"]
