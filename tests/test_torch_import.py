@@ -134,8 +134,8 @@ def test_residual_torch_model_converts_without_collapse():
 
 
 def test_unsupported_torch_layers_are_named():
-    with pytest.raises(nc.NeuroconvError, match=r"module '1' \(Sigmoid\) has no converter.*Replace the layer"):
-        ann.from_torch(nn.Sequential(nn.Linear(3, 3), nn.Sigmoid(), nn.Linear(3, 2)), (3,))
+    with pytest.raises(nc.NeuroconvError, match=r"module '1' \(Softmax\) has no converter.*Replace the layer"):
+        ann.from_torch(nn.Sequential(nn.Linear(3, 3), nn.Softmax(dim=1), nn.Linear(3, 2)), (3,))
     with pytest.raises(nc.NeuroconvError, match="groups=1"):
         ann.from_torch(nn.Sequential(nn.Conv2d(2, 2, 3, groups=2)), (2, 5, 5))
     with pytest.raises(nc.NeuroconvError, match="ceil_mode"):
@@ -155,6 +155,137 @@ def test_unsupported_torch_layers_are_named():
         ann.from_torch(Branchy(), (3,))
     with pytest.raises(nc.NeuroconvError, match=r"module .0. \(Linear\): Dense layer with weight \(2, 4\) expects input shape \(4,\)"):
         ann.from_torch(nn.Sequential(nn.Linear(4, 2)), (3,))
+
+
+class Clipped(nn.Module):
+    """Every clipped-ReLU form: modules ReLU6 and Hardtanh(0, a), functions relu6, hardtanh, clamp, clip, methods."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.ModuleList(nn.Linear(6, 6) for _ in range(6))
+        self.relu6, self.hardtanh = nn.ReLU6(), nn.Hardtanh(0.0, 3.0)
+        self.out = nn.Linear(6, 3)
+
+    def forward(self, x):
+        f = torch.nn.functional
+        x = self.relu6(self.fc[0](x))
+        x = self.hardtanh(self.fc[1](x))
+        x = f.relu6(self.fc[2](x))
+        x = torch.clamp(self.fc[3](x), 0, 2.5)
+        x = self.fc[4](x).clamp(min=0, max=1.5)
+        x = f.hardtanh(self.fc[5](x), 0.0, 4.0)
+        return self.out(x)
+
+
+def test_clipped_relus_are_relus_with_trained_thresholds():
+    torch.manual_seed(0)
+    model = Clipped().eval()
+    for layer in model.fc:  # large weights, so that the clip levels are reached
+        layer.weight.data *= 6
+    net = ann.from_torch(model, (6,))
+    relus = [layer for layer in net.layers if isinstance(layer, ann.ReLU)]
+    assert [float(r.threshold[0]) for r in relus] == [6.0, 3.0, 6.0, 2.5, 1.5, 4.0]
+    x = np.random.default_rng(1).uniform(-1, 1, (200, 6))
+    with torch.no_grad():
+        expected = model.double()(torch.from_numpy(x)).numpy()
+    assert np.abs(net.forward(x) - expected).max() < TOLERANCE
+    x_in = x[:, :] * 0.5 + 0.5
+    snn = nc.convert(net, timesteps=256)  # every ReLU's trained clip level is its threshold: no calibration data
+    assert [float(l.theta[0]) for l in snn.hidden_layers] == [6.0, 3.0, 6.0, 2.5, 1.5, 4.0]
+    out = snn.run(x_in, device="reference", progress=False).output
+    assert np.corrcoef(out.ravel(), net.forward(x_in).ravel())[0, 1] > 0.99
+
+
+class FunctionalPooling(nn.Module):
+    """A CNN pooled only through functions and means: max_pool2d, avg_pool2d, adaptive_avg_pool2d, x.mean."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2, self.conv3 = nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 6, 3, padding=1), \
+            nn.Conv2d(6, 8, 3, padding=1)
+        self.fc1, self.fc2 = nn.Linear(8, 8), nn.Linear(8, 3)
+
+    def forward(self, x):
+        f = torch.nn.functional
+        x = f.max_pool2d(torch.relu(self.conv1(x)), 2)
+        x = f.avg_pool2d(torch.relu(self.conv2(x)), kernel_size=2, stride=2)
+        x = f.adaptive_avg_pool2d(torch.relu(self.conv3(x)), 2)
+        x = torch.mean(x, dim=[-1, -2], keepdim=True).flatten(1) + x.mean((2, 3))
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def test_functional_pooling_and_spatial_means(digits):
+    torch.manual_seed(0)
+    model = FunctionalPooling().eval()
+    net = ann.from_torch(model, (1, 8, 8))
+    kinds = [type(layer).__name__ for layer in net.layers]
+    assert kinds.count("MaxPool2d") == 1 and kinds.count("AvgPool2d") == 4 and kinds.count("Flatten") == 2
+    x = digits[0][:300].reshape(-1, 1, 8, 8)
+    with torch.no_grad():
+        expected = model.double()(torch.from_numpy(x)).numpy()
+    assert np.abs(net.forward(x) - expected).max() < TOLERANCE
+    snn = nc.convert(net, timesteps=256, calibration_data=x)
+    out = snn.run(x[:100], device="reference", progress=False).output
+    assert np.corrcoef(out.ravel(), expected[:100].ravel())[0, 1] > 0.99
+
+
+@pytest.mark.parametrize("activation", ["SiLU", "GELU", "Hardswish", "Sigmoid", "Tanh", "LeakyReLU"])
+def test_smooth_activations_are_refused_with_the_fix(activation):
+    from neuroconv.training import swap_activations
+
+    cls = getattr(nn, activation)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Linear(3, 4), cls())
+            self.head = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.head(self.features(x))
+
+    with pytest.raises(nc.NeuroconvError, match=rf"module 'features.1' \({activation}\): .*follows a \(clipped\) "
+                                                rf"ReLU.*swap_activations\(model, torch.nn.ReLU, "
+                                                rf"replace=\(torch.nn.{activation},\)\)"):
+        ann.from_torch(Net(), (3,))
+    fixed = ann.from_torch(swap_activations(Net(), nn.ReLU, replace=(cls,)), (3,))
+    assert isinstance(fixed.layers[1], ann.ReLU)
+
+
+def test_functional_smooth_activation_and_concatenation_refusals():
+    class Gelu(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 3)
+
+        def forward(self, x):
+            return torch.nn.functional.gelu(self.fc(x))
+
+    with pytest.raises(nc.NeuroconvError, match=r"function gelu \(node gelu\): gelu: .*replace=\(torch.nn.GELU,\)"):
+        ann.from_torch(Gelu(), (3,))
+
+    class Cat(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(3, 2), nn.Linear(3, 2)
+
+        def forward(self, x):
+            return torch.cat([self.a(x), self.b(x)], 1)
+
+    with pytest.raises(nc.NeuroconvError, match=r"node cat .*joins a list of 2 tensors \(concatenation\)"):
+        ann.from_torch(Cat(), (3,))
+
+
+@pytest.mark.parametrize("module, match", [
+    (nn.MaxPool2d(2, ceil_mode=True), "max pooling: ceil_mode=True"),
+    (nn.AvgPool2d(2, ceil_mode=True), "average pooling: ceil_mode=True"),
+    (nn.Hardtanh(-1.0, 1.0), "nn.Hardtanh: the lower bound is -1.0"),
+])
+def test_refusals_name_the_module_path(module, match):
+    model = nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Identity()), nn.Flatten())
+    model[0][2] = module
+    with pytest.raises(nc.NeuroconvError, match=rf"module '0.2' \({type(module).__name__}\): {match}"):
+        ann.from_torch(model, (1, 7, 7))
 
 
 def test_onnx_built_by_hand(tmp_path):

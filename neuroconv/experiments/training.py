@@ -37,29 +37,48 @@ from neuroconv.ann.torch_activations import QCFS, ClipReLU, _Thresholded  # noqa
 __all__ = ["ClipReLU", "QCFS", "swap_activations", "calibrate_thresholds", "fit", "accuracy", "predict"]
 
 
-def swap_activations(model: nn.Module, factory) -> nn.Module:
-    """A copy of ``model`` in which every ReLU (``nn.ReLU`` modules and ``relu`` calls) is ``factory()``.
+#: activation module -> (its functional forms, its tensor methods), for ``swap_activations(replace=...)``
+_FUNCTIONAL = {
+    nn.ReLU: ({torch.relu, torch.nn.functional.relu, torch.relu_}, {"relu", "relu_"}),
+    nn.SiLU: ({torch.nn.functional.silu}, set()),
+    nn.GELU: ({torch.nn.functional.gelu}, set()),
+    nn.Hardswish: ({torch.nn.functional.hardswish}, set()),
+    nn.Sigmoid: ({torch.sigmoid, torch.nn.functional.sigmoid}, {"sigmoid"}),
+    nn.Tanh: ({torch.tanh, torch.nn.functional.tanh}, {"tanh"}),
+    nn.ReLU6: ({torch.nn.functional.relu6}, set()),
+}
 
-    ``factory`` makes one new activation module per ReLU, e.g. ``lambda: QCFS(levels=8)``.
-    Modules are swapped in place of ``nn.ReLU`` children; functional calls through a
-    ``torch.fx`` trace (the result is then a ``GraphModule``).
+
+def swap_activations(model: nn.Module, factory, replace=(nn.ReLU,)) -> nn.Module:
+    """A copy of ``model`` in which every activation of the classes in ``replace`` (default: ReLU; modules and
+    functional calls) is ``factory()``.
+
+    ``factory`` makes one new activation module per activation, e.g. ``lambda: QCFS(levels=8)``, or
+    ``torch.nn.ReLU`` with ``replace=(torch.nn.SiLU, torch.nn.Hardswish)`` to make a model with smooth
+    activations convertible (fine-tune it afterwards: :func:`fit`). Modules are swapped in place of
+    children of exactly those classes; functional calls through a ``torch.fx`` trace (the result is then a
+    ``GraphModule``).
     """
     import copy
 
+    replace = tuple(replace) if isinstance(replace, (tuple, list)) else (replace,)
+    if not replace or not all(isinstance(c, type) and issubclass(c, nn.Module) for c in replace):
+        raise NeuroconvError(f"replace must be activation module classes such as torch.nn.SiLU, got {replace!r}.")
     model = copy.deepcopy(model)
-    swapped = _swap_modules(model, factory)
-    functional = {torch.relu, torch.nn.functional.relu, torch.relu_}
+    swapped = _swap_modules(model, factory, replace)
+    functional = set().union(*(_FUNCTIONAL.get(c, (set(), set()))[0] for c in replace))
+    methods = set().union(*(_FUNCTIONAL.get(c, (set(), set()))[1] for c in replace))
     try:
         from torch import fx
 
         traced = fx.symbolic_trace(model)
     except Exception:  # untraceable: module swapping is all we can do
         if not swapped:
-            raise NeuroconvError(f"{type(model).__name__} has no nn.ReLU modules and torch.fx cannot trace it; "
-                                 "replace its activations by hand.") from None
+            raise NeuroconvError(f"{type(model).__name__} has no {'/'.join(c.__name__ for c in replace)} modules "
+                                 "and torch.fx cannot trace it; replace its activations by hand.") from None
         return model
     calls = [n for n in traced.graph.nodes if (n.op == "call_function" and n.target in functional)
-             or (n.op == "call_method" and n.target in ("relu", "relu_"))]
+             or (n.op == "call_method" and n.target in methods)]
     if not calls:
         return model
     for k, node in enumerate(calls):
@@ -122,14 +141,14 @@ def _quantisation_error(values, lam, m) -> float:
     return float(np.mean((y - values) ** 2))
 
 
-def _swap_modules(module, factory) -> int:
+def _swap_modules(module, factory, replace=(nn.ReLU,)) -> int:
     count = 0
     for name, child in module.named_children():
-        if type(child) is nn.ReLU:
+        if type(child) in replace:
             setattr(module, name, factory())
             count += 1
         else:
-            count += _swap_modules(child, factory)
+            count += _swap_modules(child, factory, replace)
     return count
 
 

@@ -2,7 +2,8 @@
 
 :func:`from_torch` traces the model with ``torch.fx`` (``nn.Sequential`` and general
 modules whose ``forward`` has no data-dependent control flow) and converts every node
-with a converter from a registry: :data:`MODULE_CONVERTERS` (by module class),
+with a converter from a registry (a converter returns a layer, a tuple of layers in a chain, or
+:data:`BYPASS`): :data:`MODULE_CONVERTERS` (by module class),
 :data:`FUNCTION_CONVERTERS` (by function, e.g. ``operator.add``) and
 :data:`METHOD_CONVERTERS` (by tensor method name). Register your own with
 :func:`register_module`. BatchNorm is folded into the Dense/Conv2d before it; Dropout and
@@ -99,31 +100,25 @@ def _register_builtin():
     def _qcfs(m, shape):
         return ReLU(threshold=_array(m.threshold), levels=m.levels, shift=m.shift)
 
+    @register_module(nn.Hardtanh)  # nn.ReLU6 too (a Hardtanh(0, 6))
+    def _hardtanh(m, shape):
+        return _clip_relu(m.min_val, m.max_val, f"nn.{type(m).__name__}")
+
+    for cls in _SMOOTH_ACTIVATIONS:
+        if hasattr(nn, cls):
+            MODULE_CONVERTERS[getattr(nn, cls)] = _refuse_activation
+
     @register_module(nn.MaxPool2d)
     def _maxpool(m, shape):
-        dilation = m.dilation if isinstance(m.dilation, tuple) else (m.dilation, m.dilation)
-        if m.ceil_mode or m.return_indices or tuple(dilation) != (1, 1):
-            _unsupported(f"nn.MaxPool2d {m}", "ceil_mode, return_indices and dilation are not supported",
-                         "use the defaults (ceil_mode=False, dilation=1)")
-        return MaxPool2d(m.kernel_size, m.stride, m.padding)
+        return _max_pool(m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode, m.return_indices)
 
     @register_module(nn.AvgPool2d)
     def _avgpool(m, shape):
-        padded = m.padding not in (0, (0, 0))
-        if m.ceil_mode or m.divisor_override is not None or (padded and not m.count_include_pad):
-            _unsupported(f"nn.AvgPool2d {m}", "ceil_mode, divisor_override and count_include_pad=False with "
-                         "padding are not supported", "use the defaults")
-        return AvgPool2d(m.kernel_size, m.stride, m.padding)
+        return _avg_pool(m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad, m.divisor_override)
 
     @register_module(nn.AdaptiveAvgPool2d)
     def _adaptive(m, shape):
-        out = m.output_size if isinstance(m.output_size, tuple) else (m.output_size, m.output_size)
-        out = tuple(shape[1 + i] if o is None else o for i, o in enumerate(out))
-        if len(shape) != 3 or any(s % o for s, o in zip(shape[1:], out)):
-            _unsupported(f"nn.AdaptiveAvgPool2d {m}", f"input {tuple(shape)} does not divide into {out}",
-                         "use an output size that divides the input size (e.g. 1 for global pooling)")
-        kernel = tuple(s // o for s, o in zip(shape[1:], out))
-        return AvgPool2d(kernel, kernel)
+        return _adaptive_avg(m.output_size, shape)
 
     @register_module(nn.Flatten)
     def _flatten(m, shape):
@@ -151,6 +146,65 @@ def _register_builtin():
         FUNCTION_CONVERTERS[fn] = _relu_fn
     METHOD_CONVERTERS["relu"] = METHOD_CONVERTERS["relu_"] = _relu_fn
 
+    # clipped ReLUs: ReLU6, Hardtanh(0, a) and clamp(0, a) are a ReLU with the trained threshold a
+    FUNCTION_CONVERTERS[F.relu6] = lambda args, kwargs, shape: _clip_relu(0.0, 6.0, "relu6")
+
+    def _hardtanh_fn(args, kwargs, shape):
+        v = _bind(args, kwargs, ("min_val", "max_val"), {"min_val": -1.0, "max_val": 1.0})
+        return _clip_relu(v["min_val"], v["max_val"], "hardtanh")
+
+    FUNCTION_CONVERTERS[F.hardtanh] = _hardtanh_fn
+
+    def _clamp_fn(args, kwargs, shape):
+        v = _bind(args, kwargs, ("min", "max"), {"min": None, "max": None})
+        return _clip_relu(v["min"], v["max"], "clamp")
+
+    for fn in (torch.clamp, torch.clip):
+        FUNCTION_CONVERTERS[fn] = _clamp_fn
+    for name in ("clamp", "clamp_", "clip", "clip_"):
+        METHOD_CONVERTERS[name] = _clamp_fn
+    for name in _SMOOTH_FUNCTIONS:
+        for space in (F, torch):
+            if hasattr(space, name):
+                FUNCTION_CONVERTERS[getattr(space, name)] = _refuse_activation_fn(name)
+        METHOD_CONVERTERS[name] = _refuse_activation_fn(name)
+
+    # functional pooling and spatial means
+    def _max_pool_fn(args, kwargs, shape):
+        v = _bind(args, kwargs, ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+                  {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False})
+        return _max_pool(v["kernel_size"], v["stride"], v["padding"], v["dilation"], v["ceil_mode"],
+                         v["return_indices"])
+
+    def _avg_pool_fn(args, kwargs, shape):
+        v = _bind(args, kwargs, ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                                 "divisor_override"),
+                  {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
+                   "divisor_override": None})
+        return _avg_pool(v["kernel_size"], v["stride"], v["padding"], v["ceil_mode"], v["count_include_pad"],
+                         v["divisor_override"])
+
+    def _adaptive_fn(args, kwargs, shape):
+        return _adaptive_avg(_bind(args, kwargs, ("output_size",), {})["output_size"], shape)
+
+    FUNCTION_CONVERTERS[F.max_pool2d] = _max_pool_fn
+    FUNCTION_CONVERTERS[F.avg_pool2d] = _avg_pool_fn
+    FUNCTION_CONVERTERS[F.adaptive_avg_pool2d] = _adaptive_fn
+
+    def _mean_fn(args, kwargs, shape):
+        v = _bind(args, kwargs, ("dim", "keepdim"), {"dim": None, "keepdim": False})
+        dims = v["dim"] if isinstance(v["dim"], (tuple, list)) else (v["dim"],)
+        axes = sorted(int(d) % 4 if isinstance(d, int) else d for d in dims) if v["dim"] is not None else None
+        if len(shape) != 3 or axes != [2, 3] or v.get("dtype") is not None:
+            _unsupported("mean", f"over dim={v['dim']} of an input of shape {tuple(shape)}",
+                         "only the mean over height and width of an image (dim=(2, 3), the global average "
+                         "pooling) converts")
+        pool = AvgPool2d(tuple(shape[1:]), tuple(shape[1:]))
+        return pool if v["keepdim"] else (pool, Flatten())
+
+    FUNCTION_CONVERTERS[torch.mean] = _mean_fn
+    METHOD_CONVERTERS["mean"] = _mean_fn
+
     def _flatten_fn(args, kwargs, shape):
         start = args[1] if len(args) > 1 else kwargs.get("start_dim", 0)
         end = args[2] if len(args) > 2 else kwargs.get("end_dim", -1)
@@ -171,6 +225,85 @@ def _register_builtin():
 
     METHOD_CONVERTERS["view"] = METHOD_CONVERTERS["reshape"] = _view
     FUNCTION_CONVERTERS[torch.reshape] = _view
+
+
+#: smooth activations: an IF neuron's rate follows a (clipped) ReLU, so these are refused with the fix
+_SMOOTH_ACTIVATIONS = ("Hardswish", "SiLU", "GELU", "Sigmoid", "Hardsigmoid", "Tanh", "LeakyReLU", "ELU", "SELU",
+                       "CELU", "Mish", "Softplus", "PReLU")
+_SMOOTH_FUNCTIONS = ("hardswish", "silu", "gelu", "sigmoid", "hardsigmoid", "tanh", "leaky_relu", "elu", "selu",
+                     "celu", "mish", "softplus", "prelu")
+_NOT_RELU = "an IF neuron's firing rate follows a (clipped) ReLU, not a smooth or negative-valued activation"
+
+
+def _swap_fix(cls_name: str) -> str:
+    return (f"swap it for a ReLU and fine-tune: neuroconv.training.swap_activations(model, torch.nn.ReLU, "
+            f"replace=(torch.nn.{cls_name},)), then neuroconv.training.fit (or QCFS for short T)")
+
+
+def _refuse_activation(m, shape):
+    _unsupported(f"nn.{type(m).__name__}", _NOT_RELU, _swap_fix(type(m).__name__))
+
+
+_CLASS_OF = dict(zip(_SMOOTH_FUNCTIONS, _SMOOTH_ACTIVATIONS))
+
+
+def _refuse_activation_fn(name):
+    def refuse(args, kwargs, shape):
+        _unsupported(name, _NOT_RELU, _swap_fix(_CLASS_OF[name]))
+    return refuse
+
+
+def _bind(args, kwargs, names, defaults) -> dict:
+    """The arguments of a functional call after its tensor, by name (positional, then keywords)."""
+    values = dict(defaults)
+    values.update(zip(names, args[1:]))
+    values.update(kwargs)
+    return values
+
+
+def _pair(value) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _clip_relu(low, high, what):
+    """``clamp(x, 0, high)`` as a ReLU whose trained threshold is ``high`` (None: a plain ReLU)."""
+    if low is None or isinstance(low, bool) or not isinstance(low, (int, float)) or low != 0:
+        _unsupported(what, f"the lower bound is {low!r}", "only clipping at 0 from below converts (a ReLU); "
+                     "move a nonzero lower bound into the previous layer's bias")
+    if high is None:
+        return ReLU()
+    if isinstance(high, bool) or not isinstance(high, (int, float)) or not high > 0:
+        _unsupported(what, f"the upper bound is {high!r}", "clip at a positive number (ReLU6: 6)")
+    return ReLU(threshold=np.array([float(high)]))
+
+
+def _max_pool(kernel, stride, padding, dilation, ceil_mode, return_indices):
+    if ceil_mode or return_indices or _pair(dilation) != (1, 1):
+        _unsupported("max pooling", f"ceil_mode={ceil_mode}, return_indices={return_indices}, dilation={dilation}",
+                     "use ceil_mode=False (or pad the input so the windows fit), dilation=1")
+    return MaxPool2d(kernel, kernel if stride is None or stride == [] else stride, padding)
+
+
+def _avg_pool(kernel, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    padded = _pair(padding) != (0, 0)
+    if ceil_mode or divisor_override is not None or (padded and not count_include_pad):
+        _unsupported("average pooling", f"ceil_mode={ceil_mode}, divisor_override={divisor_override}, "
+                     f"count_include_pad={count_include_pad}", "use ceil_mode=False, no divisor_override and "
+                     "count_include_pad=True with padding")
+    return AvgPool2d(kernel, kernel if stride is None or stride == [] else stride, padding)
+
+
+def _adaptive_avg(output_size, shape):
+    out = _pair(output_size)
+    if len(shape) != 3:
+        _unsupported("adaptive average pooling", f"input {tuple(shape)} is not an image (C, H, W)",
+                     "pool image tensors only")
+    out = tuple(shape[1 + i] if o is None else int(o) for i, o in enumerate(out))
+    if any(s % o for s, o in zip(shape[1:], out)):
+        _unsupported("adaptive average pooling", f"input {tuple(shape)} does not divide into {out}",
+                     "use an output size that divides the input size (e.g. 1 for global pooling)")
+    kernel = tuple(s // o for s, o in zip(shape[1:], out))
+    return AvgPool2d(kernel, kernel)
 
 
 def _is_node(value) -> bool:
@@ -236,6 +369,12 @@ def from_torch(model, input_shape, check: bool = True, tolerance: float = 1e-4) 
             env[node] = "shape"
             continue
         tensor_args = [a for a in node.args if _is_node(a) and isinstance(env.get(a), int)]
+        listed = [a for arg in node.args if isinstance(arg, (list, tuple)) for a in arg if _is_node(a)]
+        if not tensor_args and listed:
+            _unsupported(f"node {node.name} ({node.op} {getattr(node.target, '__name__', node.target)})",
+                         f"it joins a list of {len(listed)} tensors (concatenation), which has no converter yet",
+                         "only residual sums (x + y) join pathways; concatenate with a 1x1 convolution of each "
+                         "branch summed instead")
         if not tensor_args:
             _unsupported(f"node {node.name} ({node.op} {node.target})", "it takes no tensor input",
                          "only layers applied to the input's data path convert")
@@ -244,26 +383,33 @@ def from_torch(model, input_shape, check: bool = True, tolerance: float = 1e-4) 
             module = modules[node.target]
             converter = _lookup(MODULE_CONVERTERS, type(module))
             what = f"module '{node.target}' ({type(module).__name__})"
-            layer = converter(module, in_shape) if converter else None
+            call = (module, in_shape)
         elif node.op == "call_function":
             converter = FUNCTION_CONVERTERS.get(node.target)
             what = f"function {getattr(node.target, '__name__', node.target)} (node {node.name})"
-            layer = converter(node.args, node.kwargs, in_shape) if converter else None
+            call = (node.args, node.kwargs, in_shape)
         else:
             converter = METHOD_CONVERTERS.get(node.target)
             what = f"tensor method .{node.target}() (node {node.name})"
-            layer = converter(node.args, node.kwargs, in_shape) if converter else None
+            call = (node.args, node.kwargs, in_shape)
+        try:
+            layer = converter(*call) if converter else None
+        except NeuroconvError as exc:  # every refusal names the module path or node
+            raise NeuroconvError(f"{what}: {exc}") from None
         if converter is None:
             known = sorted({c.__name__ for c in MODULE_CONVERTERS})
             raise NeuroconvError(
-                f"{what} has no converter. Supported modules: {', '.join(known)}; functions: add, relu, flatten; "
-                "methods: add, relu, flatten, view/reshape (flatten). Replace the layer, or register a converter "
-                "with neuroconv.ann.torch_importer.register_module.")
+                f"{what} has no converter. Supported modules: {', '.join(known)}; functions: add, relu, relu6, "
+                "hardtanh, clamp/clip (at 0), flatten, max_pool2d, avg_pool2d, adaptive_avg_pool2d, mean over H "
+                "and W; methods: add, relu, clamp/clip, flatten, mean, view/reshape (flatten). Replace the layer, "
+                "or register a converter with neuroconv.ann.torch_importer.register_module.")
         if layer == BYPASS:
             env[node] = env[tensor_args[0]]
             continue
         ins = tuple(env[a] for a in tensor_args) if isinstance(layer, Add) else (env[tensor_args[0]],)
-        env[node] = builder.add(layer, ins, what)
+        for part in layer if isinstance(layer, tuple) else (layer,):  # a tuple: layers in a chain
+            ins = (builder.add(part, ins, what),)
+        env[node] = ins[0]
     if not builder.layers:
         raise NeuroconvError(f"{type(model).__name__} has no layers to convert.")
     graph = builder.build(out_index, type(model).__name__)
