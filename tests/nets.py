@@ -28,16 +28,18 @@ def dense_nets(draw):
 
 @st.composite
 def conv_nets(draw):
-    """A random CNN: Conv2d (stride/padding) -> ReLU [-> AvgPool2d] [-> Conv2d -> ReLU] -> Flatten -> Dense."""
+    """A random CNN: Conv2d (stride/padding, groups 1 or 2) -> ReLU [-> AvgPool2d] [-> Conv2d -> ReLU] -> Flatten -> Dense."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     c = draw(st.integers(1, 2))
     h, w = draw(st.integers(4, 7)), draw(st.integers(4, 7))
     shape = (c, h, w)
     layers = []
     k = draw(st.integers(1, 3))
-    oc = draw(st.integers(1, 3))
-    layers += [ann.Conv2d(rng.normal(0, 1.0 / np.sqrt(c * k * k), (oc, c, k, k)), rng.normal(0, 0.1, oc),
-                          stride=draw(st.integers(1, 2)), padding=draw(st.integers(0, 1))), ann.ReLU()]
+    oc = draw(st.integers(1, 4))
+    groups = draw(st.sampled_from([g for g in (1, 2) if c % g == 0 and oc % g == 0]))  # 2: depthwise when c = oc
+    layers += [ann.Conv2d(rng.normal(0, 1.0 / np.sqrt(c * k * k / groups), (oc, c // groups, k, k)),
+                          rng.normal(0, 0.1, oc), stride=draw(st.integers(1, 2)), padding=draw(st.integers(0, 1)),
+                          groups=groups), ann.ReLU()]
     probe = ann.Sequential(layers, input_shape=shape)
     if draw(st.booleans()) and min(probe.output_shape[1:]) >= 2:
         layers.append(ann.AvgPool2d(2))

@@ -136,8 +136,8 @@ def test_residual_torch_model_converts_without_collapse():
 def test_unsupported_torch_layers_are_named():
     with pytest.raises(nc.NeuroconvError, match=r"module '1' \(Softmax\) has no converter.*Replace the layer"):
         ann.from_torch(nn.Sequential(nn.Linear(3, 3), nn.Softmax(dim=1), nn.Linear(3, 2)), (3,))
-    with pytest.raises(nc.NeuroconvError, match="groups=1"):
-        ann.from_torch(nn.Sequential(nn.Conv2d(2, 2, 3, groups=2)), (2, 5, 5))
+    with pytest.raises(nc.NeuroconvError, match=r"module '0' \(Conv2d\): .*only dilation=1"):
+        ann.from_torch(nn.Sequential(nn.Conv2d(2, 2, 3, dilation=2)), (2, 5, 5))
     with pytest.raises(nc.NeuroconvError, match="ceil_mode"):
         ann.from_torch(nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)), (1, 5, 5))
 
@@ -286,6 +286,68 @@ def test_refusals_name_the_module_path(module, match):
     model[0][2] = module
     with pytest.raises(nc.NeuroconvError, match=rf"module '0.2' \({type(module).__name__}\): {match}"):
         ann.from_torch(model, (1, 7, 7))
+
+
+class Grouped(nn.Module):
+    """A MobileNet-style block: a dense stem, a depthwise 3x3, a grouped 1x1 (2 groups), BatchNorm after each."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU6(),
+                                  nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                                  nn.Conv2d(8, 6, 1, groups=2), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                                  nn.Linear(24, 3))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def _grouped_model():
+    torch.manual_seed(3)
+    model = Grouped()
+    for m in model.modules():  # non-trivial BatchNorm statistics
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+def test_grouped_and_depthwise_convolutions(digits, tmp_path):
+    model = _grouped_model()
+    net = ann.from_torch(model, (1, 8, 8))
+    assert [l.groups for l in net.layers if isinstance(l, ann.Conv2d)] == [1, 8, 2]
+    x = digits[0][:200].reshape(-1, 1, 8, 8)
+    with torch.no_grad():
+        expected = model.double()(torch.from_numpy(x)).numpy()
+    assert np.abs(net.forward(x) - expected).max() < TOLERANCE
+    path = tmp_path / "grouped.npz"
+    ann.save_npz(net, path)
+    assert np.abs(ann.from_npz(path).forward(x) - expected).max() < TOLERANCE
+    snn = nc.convert(net, timesteps=8, calibration_data=x)
+    ref = snn.run(x[:6], device="reference", progress=False)
+    res = snn.run(x[:6], device="runtime", progress=False)
+    for a, b in zip(res.spike_counts, ref.spike_counts):
+        np.testing.assert_array_equal(a, b)
+    # a depthwise 3x3 has 9 synapses per output neuron at most, not 9 x 8
+    depthwise = snn.layers[1].pathways[0][0]
+    assert np.diff(depthwise.indptr).max() == 9
+    long = nc.convert(net, timesteps=256, calibration_data=x).run(x[:100], device="reference", progress=False)
+    assert np.corrcoef(long.output.ravel(), expected[:100].ravel())[0, 1] > 0.99
+
+
+def test_grouped_convolution_from_onnx(tmp_path):
+    pytest.importorskip("onnx")
+    model = _grouped_model()
+    path = tmp_path / "grouped.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, torch.zeros(1, 1, 8, 8), str(path), dynamo=False)
+    net = ann.from_onnx(path)
+    assert [l.groups for l in net.layers if isinstance(l, ann.Conv2d)] == [1, 8, 2]
+    x = np.random.default_rng(0).uniform(0, 1, (5, 1, 8, 8))
+    with torch.no_grad():
+        expected = model.double()(torch.from_numpy(x)).numpy()
+    assert np.abs(net.forward(x) - expected).max() < TOLERANCE
 
 
 def test_onnx_built_by_hand(tmp_path):

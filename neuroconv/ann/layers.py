@@ -87,24 +87,38 @@ class Dense:
 
 @dataclass(frozen=True, eq=False)
 class Conv2d:
-    """2-D convolution (cross-correlation, as in PyTorch); ``weight`` has shape ``(out, in, kh, kw)``."""
+    """2-D convolution (cross-correlation, as in PyTorch); ``weight`` has shape ``(out, in / groups, kh, kw)``.
+
+    ``groups`` > 1: the input and output channels split into that many groups, each output channel
+    seeing the input channels of its own group (``groups == in == out``: a depthwise convolution).
+    """
 
     weight: np.ndarray
     bias: np.ndarray | None = None
     stride: int | tuple = 1
     padding: int | tuple = 0
+    groups: int = 1
 
     def __post_init__(self):
         _set_weight_and_bias(self, ndim=4)
         object.__setattr__(self, "stride", _pair(self.stride, "Conv2d.stride", 1))
         object.__setattr__(self, "padding", _pair(self.padding, "Conv2d.padding", 0))
+        g = self.groups
+        if isinstance(g, (bool, np.bool_)) or not isinstance(g, (int, np.integer)) or g < 1:
+            raise NeuroconvError(f"Conv2d.groups must be a positive int, got {g!r}.")
+        if self.weight.shape[0] % g:
+            raise NeuroconvError(f"Conv2d with weight {self.weight.shape}: {self.weight.shape[0]} output channels do "
+                                 f"not split into groups={g}.")
+        object.__setattr__(self, "groups", int(g))
 
     def output_shape(self, input_shape: tuple) -> tuple:
-        out_c, in_c, kh, kw = self.weight.shape
+        out_c, in_g, kh, kw = self.weight.shape
+        in_c = in_g * self.groups
         if len(input_shape) != 3 or input_shape[0] != in_c:
             raise NeuroconvError(
-                f"Conv2d layer with weight {self.weight.shape} expects input (channels={in_c}, height, width), "
-                f"got {tuple(input_shape)}."
+                f"Conv2d layer with weight {self.weight.shape}"
+                + (f" and groups={self.groups}" if self.groups > 1 else "")
+                + f" expects input (channels={in_c}, height, width), got {tuple(input_shape)}."
             )
         h = (input_shape[1] + 2 * self.padding[0] - kh) // self.stride[0] + 1
         w = (input_shape[2] + 2 * self.padding[1] - kw) // self.stride[1] + 1
@@ -114,7 +128,14 @@ class Conv2d:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         windows = _windows(x, self.weight.shape[2:], self.stride, self.padding)  # (B, C, H', W', kh, kw)
-        out = np.einsum("bchwij,ocij->bohw", windows, self.weight, optimize=True)
+        if self.groups == 1:
+            out = np.einsum("bchwij,ocij->bohw", windows, self.weight, optimize=True)
+        else:
+            g, (out_c, in_g, kh, kw) = self.groups, self.weight.shape
+            grouped = windows.reshape((windows.shape[0], g, in_g) + windows.shape[2:])
+            weight = self.weight.reshape(g, out_c // g, in_g, kh, kw)
+            out = np.einsum("bgchwij,gocij->bgohw", grouped, weight, optimize=True)
+            out = out.reshape((out.shape[0], out_c) + out.shape[3:])
         return out + self.bias[None, :, None, None]
 
 

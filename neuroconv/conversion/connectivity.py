@@ -48,13 +48,13 @@ def layer_matrix(layer, in_shape: tuple, out_shape: tuple):
         per_channel = n_in // in_shape[0]
         return sp.diags(np.repeat(layer.scale, per_channel), format="csr"), np.repeat(layer.shift, per_channel)
     if isinstance(layer, Conv2d):
-        c_out, c_in, kh, kw = layer.weight.shape
+        c_out, c_in, kh, kw = layer.weight.shape  # c_in: input channels per group
         _check_size(layer, in_shape, float(n_out) * c_in * kh * kw)
         y, x, valid = _window_indices(in_shape, out_shape[1:], (kh, kw), layer.stride, layer.padding)
         h_out, w_out = out_shape[1:]
-        # broadcast to (c_out, c_in, H', W', kh, kw)
+        # broadcast to (c_out, c_in, H', W', kh, kw); output channel o reads the input channels of its group
         o = np.arange(c_out)[:, None, None, None, None, None]
-        c = np.arange(c_in)[None, :, None, None, None, None]
+        c = (o // (c_out // layer.groups)) * c_in + np.arange(c_in)[None, :, None, None, None, None]
         py = np.arange(h_out)[None, None, :, None, None, None]
         px = np.arange(w_out)[None, None, None, :, None, None]
         shape = (c_out, c_in, h_out, w_out, kh, kw)

@@ -75,11 +75,10 @@ def _matmul(node, attrs, tensors, constants, shape):
 
 @_op("Conv")
 def _conv(node, attrs, tensors, constants, shape):
-    if attrs.get("group", 1) != 1:
-        _fail(node, f"group={attrs['group']} is not supported", "use group=1")
     weight = _const(node, constants, node.input[1], "weight")
     bias = constants[node.input[2]] if len(node.input) > 2 and node.input[2] else None
-    return Conv2d(weight, bias, stride=tuple(attrs.get("strides", [1, 1])), padding=_pads(node, attrs))
+    return Conv2d(weight, bias, stride=tuple(attrs.get("strides", [1, 1])), padding=_pads(node, attrs),
+                  groups=int(attrs.get("group", 1)))
 
 
 @_op("BatchNormalization")
@@ -92,6 +91,26 @@ def _batchnorm(node, attrs, tensors, constants, shape):
 @_op("Relu")
 def _relu(node, attrs, tensors, constants, shape):
     return ReLU()
+
+
+@_op("Clip")
+def _clip(node, attrs, tensors, constants, shape):
+    """``Clip(x, 0, a)`` (ReLU6, Hardtanh(0, a), clamp): a ReLU whose trained threshold is ``a``; bounds are
+    inputs from opset 11 on, attributes before."""
+    def bound(position, attr):
+        if len(node.input) > position and node.input[position]:
+            value = np.asarray(_const(node, constants, node.input[position], attr))
+            if value.size != 1:
+                _fail(node, f"its {attr} bound has {value.size} values", "clip with scalar bounds")
+            return float(value.reshape(()))
+        return attrs.get(attr)
+
+    low, high = bound(1, "min"), bound(2, "max")
+    if low is None or low != 0:
+        _fail(node, f"the lower bound is {low!r}", "only clipping at 0 from below converts (a ReLU)")
+    if high is not None and not high > 0:
+        _fail(node, f"the upper bound is {high!r}", "clip at a positive number (ReLU6: 6)")
+    return ReLU() if high is None else ReLU(threshold=np.array([float(high)]))
 
 
 @_op("MaxPool")

@@ -63,7 +63,7 @@ def _layer_record(k, layer, arrays):
         arrays[f"layer{k}.bias"] = layer.bias
         rec = {"type": type(layer).__name__}
         if isinstance(layer, Conv2d):
-            rec.update(stride=list(layer.stride), padding=list(layer.padding))
+            rec.update(stride=list(layer.stride), padding=list(layer.padding), groups=layer.groups)
         return rec
     if isinstance(layer, (AvgPool2d, MaxPool2d)):
         return {"type": type(layer).__name__, "kernel_size": list(layer.kernel_size), "stride": list(layer.stride),
@@ -210,7 +210,7 @@ def _layer_from_record(k, rec, contents, path):
         return Dense(*arrays("weight", "bias"))
     if kind == "Conv2d":
         return Conv2d(*arrays("weight", "bias"), stride=tuple(rec.get("stride", (1, 1))),
-                      padding=tuple(rec.get("padding", (0, 0))))
+                      padding=tuple(rec.get("padding", (0, 0))), groups=rec.get("groups", 1))
     if kind in ("AvgPool2d", "MaxPool2d"):
         pool = AvgPool2d if kind == "AvgPool2d" else MaxPool2d
         return pool(tuple(rec["kernel_size"]), tuple(rec["stride"]), tuple(rec.get("padding", (0, 0))))

@@ -72,10 +72,11 @@ def _register_builtin():
 
     @register_module(nn.Conv2d)
     def _conv(m, shape):
-        if m.groups != 1 or tuple(m.dilation) != (1, 1) or m.padding_mode != "zeros" or isinstance(m.padding, str):
-            _unsupported(f"nn.Conv2d {m}", "only groups=1, dilation=1 and numeric zero padding convert",
+        if tuple(m.dilation) != (1, 1) or m.padding_mode != "zeros" or isinstance(m.padding, str):
+            _unsupported(f"nn.Conv2d {m}", "only dilation=1 and numeric zero padding convert",
                          "rewrite the layer with those settings (padding='same' -> the explicit number)")
-        return Conv2d(_array(m.weight), _array(m.bias), stride=tuple(m.stride), padding=tuple(m.padding))
+        return Conv2d(_array(m.weight), _array(m.bias), stride=tuple(m.stride), padding=tuple(m.padding),
+                      groups=m.groups)
 
     def _batchnorm(m, shape):
         if m.running_mean is None or m.running_var is None:
