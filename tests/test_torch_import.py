@@ -350,6 +350,78 @@ def test_grouped_convolution_from_onnx(tmp_path):
     assert np.abs(net.forward(x) - expected).max() < TOLERANCE
 
 
+class Means(nn.Module):
+    """Global pooling as torchvision classifiers and CIFAR ResNet code write it: AdaptiveAvgPool2d(1) in one
+    branch, x.mean((2, 3)) in the other, AdaptiveMaxPool2d(1) on a ReLU."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 3, padding=1)
+        self.pool, self.maxpool = nn.AdaptiveAvgPool2d(1), nn.AdaptiveMaxPool2d(1)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        y = torch.relu(self.conv(x))
+        return self.fc(torch.flatten(self.pool(y), 1) + y.mean((2, 3)) + torch.flatten(self.maxpool(y), 1))
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript_exporter", "dynamo_exporter"])
+def test_both_onnx_exporters(dynamo, tmp_path):
+    """torch's two exporters: the default (dynamo) one writes every tensor of 1 KB or more as external data
+    beside the model, Clip for ReLU6 and ReduceMean for the global average pooling."""
+    pytest.importorskip("onnx")
+    if dynamo:
+        pytest.importorskip("onnxscript", reason="torch's dynamo exporter needs onnxscript (the onnx extra)")
+    x = np.random.default_rng(0).uniform(0, 1, (5, 1, 8, 8))
+    for k, model in enumerate((_grouped_model(), Means().eval())):
+        path = tmp_path / f"m{k}.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (torch.zeros(1, 1, 8, 8),), str(path), dynamo=dynamo)
+        if dynamo and k == 0:
+            assert (tmp_path / "m0.onnx.data").is_file()  # the weights live outside the model file
+        net = ann.from_onnx(path)
+        with torch.no_grad():
+            expected = model.double()(torch.from_numpy(x)).numpy()
+        assert np.abs(net.forward(x) - expected).max() < TOLERANCE
+        if k == 1:
+            kinds = [type(l).__name__ for l in net.layers]
+            assert kinds.count("AvgPool2d") == 2 and kinds.count("MaxPool2d") == 1
+
+
+def _external_model(tmp_path, location, data=None, length=None):
+    """A one-layer ONNX model whose weight lives in an external file at ``location``."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    w = TensorProto(name="W", data_type=TensorProto.FLOAT, dims=[4, 3], data_location=TensorProto.EXTERNAL)
+    w.external_data.add(key="location", value=location)
+    if length is not None:
+        w.external_data.add(key="length", value=str(length))
+    if data is not None:
+        (tmp_path / data).write_bytes(np.arange(12, dtype=np.float32).tobytes())
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], initializer=[w])
+    path = tmp_path / "model.onnx"
+    onnx.save_model(helper.make_model(graph), str(path))
+    return path
+
+
+def test_onnx_external_data_is_read_from_the_models_folder_only(tmp_path):
+    net = ann.from_onnx(_external_model(tmp_path, "weights.bin", data="weights.bin"))
+    np.testing.assert_array_equal(net.layers[0].weight, np.arange(12.0).reshape(4, 3).T)
+    with pytest.raises(nc.NeuroconvError, match="must be a file in the model's own folder"):
+        ann.from_onnx(_external_model(tmp_path, "/etc/passwd"))
+    with pytest.raises(nc.NeuroconvError, match="is missing, a link or not a regular file"):
+        ann.from_onnx(_external_model(tmp_path, "absent.bin"))
+    (tmp_path / "link.bin").symlink_to(tmp_path / "weights.bin")
+    with pytest.raises(nc.NeuroconvError, match="is missing, a link or not a regular file"):
+        ann.from_onnx(_external_model(tmp_path, "link.bin"))
+    with pytest.raises(nc.NeuroconvError, match="declares 8 bytes at offset 0 for a tensor of 48 bytes"):
+        ann.from_onnx(_external_model(tmp_path, "weights.bin", length=8))
+
+
 def test_onnx_built_by_hand(tmp_path):
     """MatMul + Add (bias), Gemm with transB=0 and alpha/beta, an unfolded BatchNormalization after an Add."""
     onnx = pytest.importorskip("onnx")

@@ -2,7 +2,8 @@
 
 The file is parsed as protobuf by the ``onnx`` package, which runs no code from it. Each
 node is converted by :data:`ONNX_CONVERTERS` (by ``op_type``); initializers and
-``Constant`` nodes provide the weights. BatchNormalization is folded into the Conv/Gemm
+``Constant`` nodes provide the weights (tensors in external data files are read from the model's
+own folder, with the same checks). BatchNormalization is folded into the Conv/Gemm
 before it; Dropout and Identity disappear; ``Add`` of a constant becomes the bias of the
 layer before it.
 """
@@ -136,6 +137,26 @@ def _global_avg(node, attrs, tensors, constants, shape):
     return AvgPool2d(tuple(shape[1:]), tuple(shape[1:]))
 
 
+@_op("GlobalMaxPool")
+def _global_max(node, attrs, tensors, constants, shape):
+    return MaxPool2d(tuple(shape[1:]), tuple(shape[1:]))
+
+
+@_op("ReduceMean", "ReduceMax")
+def _reduce(node, attrs, tensors, constants, shape):
+    """The mean (maximum) over height and width: global average (max) pooling, as torch's dynamo exporter
+    writes ``AdaptiveAvgPool2d(1)``, ``x.mean((2, 3))`` (``AdaptiveMaxPool2d(1)``); ``keepdims=0`` also
+    flattens. Axes are an attribute before opset 18, an input from then on."""
+    axes = attrs.get("axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        axes = _const(node, constants, node.input[1], "axes").astype(int).tolist()
+    if len(shape) != 3 or axes is None or sorted(int(a) % 4 for a in axes) != [2, 3]:
+        _fail(node, f"a reduction over axes {axes} of an input of shape {tuple(shape)}",
+              "only the mean or maximum over height and width of an image (global pooling) converts")
+    pool = (AvgPool2d if node.op_type == "ReduceMean" else MaxPool2d)(tuple(shape[1:]), tuple(shape[1:]))
+    return pool if attrs.get("keepdims", 1) else (pool, Flatten())
+
+
 @_op("Flatten")
 def _flatten(node, attrs, tensors, constants, shape):
     if attrs.get("axis", 1) != 1:
@@ -170,21 +191,57 @@ def _attributes(node) -> dict:
 
 
 def _read_onnx_file(onnx, path):
-    """Parse an ``.onnx`` file without following external-data references (which could point at any
-    file on the machine): a model whose tensors live outside the file is refused."""
+    """Parse an ``.onnx`` file; tensors kept in external files (what torch's dynamo exporter writes for
+    every tensor of 1 KB or more) are read by :func:`_read_external`, from the model's own folder only."""
     require_memory(4 * os.path.getsize(path), f"ONNX file {path!r}", "this model is too large to convert here.")
     try:
         model = onnx.load(path, load_external_data=False)
     except Exception as exc:  # protobuf DecodeError and friends
         raise NeuroconvError(f"cannot parse {path!r} as ONNX ({type(exc).__name__}: {exc}).") from None
     tensors = list(model.graph.initializer) + [a.t for n in model.graph.node for a in n.attribute if a.HasField("t")]
-    for t in tensors:
-        if t.data_location == onnx.TensorProto.EXTERNAL:
-            location = {e.key: e.value for e in t.external_data}.get("location")
-            raise NeuroconvError(f"{path!r}: tensor {t.name!r} keeps its data in an external file ({location!r}); "
-                                 "neuroconv reads self-contained models only: save with "
-                                 "onnx.save_model(model, path, save_as_external_data=False).")
+    external = [t for t in tensors if t.data_location == onnx.TensorProto.EXTERNAL]
+    total = 0.0
+    for t in external:
+        total += _read_external(onnx, path, t, total)
     return model
+
+
+def _read_external(onnx, path, tensor, so_far: float) -> int:
+    """Load one external tensor's bytes into it, refusing what could read outside the model's folder (absolute
+    paths, ``..``, links) or more than the file declares, and sizes over the memory budget. Returns its size."""
+    from onnx import helper
+
+    info = {e.key: e.value for e in tensor.external_data}
+    location = info.get("location", "")
+    what = f"{path!r}: tensor {tensor.name!r} (external data {location!r})"
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    target = os.path.normpath(os.path.join(folder, location))
+    if (not location or os.path.isabs(location) or ".." in location.replace("\\", "/").split("/")
+            or not target.startswith(folder + os.sep)):
+        raise NeuroconvError(f"{what}: the data must be a file in the model's own folder; re-export the model "
+                             "there, or save it self-contained (torch.onnx.export(..., external_data=False)).")
+    if os.path.islink(target) or os.path.realpath(target) != target or not os.path.isfile(target):
+        raise NeuroconvError(f"{what}: {target!r} is missing, a link or not a regular file; keep the data file "
+                             "next to the model as the exporter wrote it.")
+    try:
+        itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
+        offset = int(info.get("offset", 0))
+        expected = int(np.prod(tensor.dims, dtype=np.float64)) * itemsize
+        length = int(info.get("length", expected))
+    except (TypeError, ValueError):
+        raise NeuroconvError(f"{what}: malformed external-data entry {info!r}.") from None
+    size = os.path.getsize(target)
+    if offset < 0 or length != expected or offset + length > size:
+        raise NeuroconvError(f"{what}: it declares {length} bytes at offset {offset} for a tensor of {expected} "
+                             f"bytes in a file of {size}; the model and its data file do not match.")
+    require_memory(2.0 * (so_far + length), f"ONNX external data of {path!r}", "this model is too large to convert "
+                   "here.")
+    with open(target, "rb") as fh:
+        fh.seek(offset)
+        tensor.raw_data = fh.read(length)
+    del tensor.external_data[:]
+    tensor.data_location = onnx.TensorProto.DEFAULT
+    return length
 
 
 def _tensor_array(tensor) -> np.ndarray:
@@ -275,7 +332,9 @@ def from_onnx(model, input_shape=None) -> Graph:
             env[node.output[0]] = src
             continue
         ins = tuple(env[t] for t in tensors) if isinstance(layer, Add) else (src,)
-        env[node.output[0]] = builder.add(layer, ins, f"ONNX node '{node.name}' ({node.op_type})")
+        for part in layer if isinstance(layer, tuple) else (layer,):  # a tuple: layers in a chain
+            ins = (builder.add(part, ins, f"ONNX node '{node.name}' ({node.op_type})"),)
+        env[node.output[0]] = ins[0]
     return builder.build(env.get(graph.output[0].name), "ONNX")
 
 

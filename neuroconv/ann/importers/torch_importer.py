@@ -121,6 +121,13 @@ def _register_builtin():
     def _adaptive(m, shape):
         return _adaptive_avg(m.output_size, shape)
 
+    @register_module(nn.AdaptiveMaxPool2d)
+    def _adaptive_max(m, shape):
+        if m.return_indices:
+            _unsupported("adaptive max pooling", "return_indices=True", "pool without indices")
+        pool = _adaptive_avg(m.output_size, shape)
+        return MaxPool2d(pool.kernel_size, pool.stride)
+
     @register_module(nn.Flatten)
     def _flatten(m, shape):
         if m.start_dim != 1 or m.end_dim != -1:
@@ -294,7 +301,7 @@ def _avg_pool(kernel, stride, padding, ceil_mode, count_include_pad, divisor_ove
     return AvgPool2d(kernel, kernel if stride is None or stride == [] else stride, padding)
 
 
-def _adaptive_avg(output_size, shape):
+def _adaptive_avg(output_size, shape):  # the windows of adaptive pooling over a divisible input
     out = _pair(output_size)
     if len(shape) != 3:
         _unsupported("adaptive average pooling", f"input {tuple(shape)} is not an image (C, H, W)",
