@@ -56,7 +56,8 @@ def conv_nets(draw):
 def graph_nets(draw):
     """A random residual CNN: Conv [-> BatchNorm] -> ReLU with a MaxPool2d after or before the ReLU,
     a residual block (Conv -> ReLU -> Conv, plus an identity or 1x1-conv shortcut) -> ReLU,
-    optionally a second join from the stem, then Flatten -> Dense. A :class:`ann.Graph`."""
+    optionally a second join from the stem, optionally a channel concatenation with the stem [-> MaxPool2d]
+    -> 1x1 Conv -> ReLU, then Flatten -> Dense. A :class:`ann.Graph`."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     c, h, w = draw(st.integers(1, 2)), draw(st.integers(4, 7)), draw(st.integers(4, 7))
 
@@ -92,6 +93,12 @@ def graph_nets(draw):
     top = add(ann.ReLU())
     if draw(st.booleans()):
         top = add(ann.Add(), add(conv(ch, ch, 1), top), stem)
+        top = add(ann.ReLU())
+    if draw(st.booleans()):  # an Inception/DenseNet-style join: the block's output beside the stem's, by channel
+        top = add(ann.Concat(), top, stem)
+        if draw(st.booleans()):  # pooled after the join (the converter pools each branch)
+            top = add(ann.MaxPool2d(2, stride=1))
+        top = add(conv(2 * ch, ch, 1))
         top = add(ann.ReLU())
     probe = ann.Graph(layers, (c, h, w), inputs)
     flat = int(np.prod(probe.shapes[top]))

@@ -29,7 +29,7 @@ def residual_net(pool_first=False):
 def test_graph_validates_its_wiring():
     with pytest.raises(nc.NeuroconvError, match="feed no other layer"):
         ann.Graph([ann.Dense(np.eye(2)), ann.Dense(np.eye(2))], (2,), [(-1,), (-1,)])
-    with pytest.raises(nc.NeuroconvError, match="Add takes two or more"):
+    with pytest.raises(nc.NeuroconvError, match="Add and Concat take two or more"):
         ann.Graph([ann.Dense(np.eye(2)), ann.Add()], (2,), [(-1,), (0,)])
     with pytest.raises(nc.NeuroconvError, match="same shape"):
         ann.Graph([ann.Dense(np.ones((3, 2))), ann.Add()], (2,), [(-1,), (0, -1)])

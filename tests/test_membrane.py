@@ -191,3 +191,20 @@ def test_tpp_calibrated_potential_offsets(demo_net, split, tmp_path):
 test_tpp_calibrated_runtime_numpy_matches_reference = random_network_test(8, "runtime", "tpp_calibrated")
 test_tpp_calibrated_standalone_matches_reference_few = pytest.mark.standalone(
     random_network_test(1, "cpp_standalone", "tpp_calibrated"))
+
+
+def test_calibrated_start_with_synaptic_delays(rng):
+    """Truncated reference runs keep the delay lines of later populations (they read no spikes from them)."""
+    from brian2 import ms
+
+    net = nc.ann.Sequential([nc.ann.Conv2d(rng.normal(0, 1, (2, 1, 3, 3)), rng.normal(0, 0.1, 2)), nc.ann.ReLU(),
+                             nc.ann.Conv2d(rng.normal(0, 1, (2, 2, 1, 1)), rng.normal(0, 0.1, 2)), nc.ann.ReLU(),
+                             nc.ann.Flatten(), nc.ann.Dense(rng.normal(0, 1, (3, 8)))], input_shape=(1, 4, 4))
+    x = rng.uniform(0, 1, (20, 1, 4, 4))
+    snn = nc.convert(net, IF(shift="calibrated"), timesteps=4, calibration_data=x, delays=2 * ms, progress=False,
+                     per_channel=False)
+    assert all(layer.v_init is not None for layer in snn.hidden_layers)
+    ref = snn.run(x[:5], device="reference", progress=False)
+    res = snn.run(x[:5], device="runtime", progress=False)
+    for a, b in zip(res.spike_counts, ref.spike_counts):
+        np.testing.assert_array_equal(a, b)

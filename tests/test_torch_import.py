@@ -267,13 +267,13 @@ def test_functional_smooth_activation_and_concatenation_refusals():
     class Cat(nn.Module):
         def __init__(self):
             super().__init__()
-            self.a, self.b = nn.Linear(3, 2), nn.Linear(3, 2)
+            self.a, self.b = nn.Conv2d(1, 2, 1), nn.Conv2d(1, 2, 1)
 
         def forward(self, x):
-            return torch.cat([self.a(x), self.b(x)], 1)
+            return torch.cat([self.a(x), self.b(x)], 2)
 
-    with pytest.raises(nc.NeuroconvError, match=r"node cat .*joins a list of 2 tensors \(concatenation\)"):
-        ann.from_torch(Cat(), (3,))
+    with pytest.raises(nc.NeuroconvError, match=r"function cat \(node cat\): cat: along dim=2 .*dim=1"):
+        ann.from_torch(Cat(), (1, 3, 3))
 
 
 @pytest.mark.parametrize("module, match", [
@@ -420,6 +420,83 @@ def test_onnx_external_data_is_read_from_the_models_folder_only(tmp_path):
         ann.from_onnx(_external_model(tmp_path, "link.bin"))
     with pytest.raises(nc.NeuroconvError, match="declares 8 bytes at offset 0 for a tensor of 48 bytes"):
         ann.from_onnx(_external_model(tmp_path, "weights.bin", length=8))
+
+
+class Inception(nn.Module):
+    """Concatenations as GoogLeNet, DenseNet and SqueezeNet use them: branches joined by channel, a
+    DenseNet-style cat -> BatchNorm -> ReLU, a residual sum after a join, a channel join max-pooled
+    (Inception) and a feature concatenation with the flattened input."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 4, 3, padding=1)
+        self.b1, self.b2 = nn.Conv2d(4, 3, 1), nn.Conv2d(4, 5, 3, padding=1)
+        self.bn = nn.BatchNorm2d(12)
+        self.mix = nn.Conv2d(12, 4, 1)
+        self.fc = nn.Linear(8 * 4 * 4 + 64, 3)
+
+    def forward(self, x):
+        f = torch.nn.functional
+        y = torch.relu(self.stem(x))
+        a, b = torch.relu(self.b1(y)), torch.relu(self.b2(y))
+        z = torch.relu(self.bn(torch.cat([a, b, y], 1)))
+        z = torch.relu(self.mix(z) + y)
+        z = f.max_pool2d(torch.cat((z, y), dim=1), 2)
+        return self.fc(torch.concat([z.flatten(1), x.flatten(1)], 1))
+
+
+def _inception():
+    torch.manual_seed(5)
+    model = Inception()
+    model.bn.running_mean.uniform_(-0.2, 0.2)
+    model.bn.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+def test_concatenation_becomes_pathways(digits, tmp_path):
+    model = _inception()
+    net = ann.from_torch(model, (1, 8, 8))
+    assert sum(isinstance(l, ann.Concat) for l in net.layers) == 3
+    x = digits[0][:200].reshape(-1, 1, 8, 8)
+    with torch.no_grad():
+        expected = model.double()(torch.from_numpy(x)).numpy()
+    assert np.abs(net.forward(x) - expected).max() < TOLERANCE
+    path = tmp_path / "inception.npz"
+    ann.save_npz(net, path)
+    assert np.abs(ann.from_npz(path).forward(x) - expected).max() < TOLERANCE
+    snn = nc.convert(net, timesteps=8, calibration_data=x)
+    # no population for a concatenation: the pooled join is one relay per branch, the next layers read
+    # each branch through its own pathway (and the output the analog input through one more)
+    assert [(l.kind, l.sources) for l in snn.layers] == [
+        ("neuron", (-1,)), ("neuron", (0,)), ("neuron", (0,)),  # stem, branches
+        ("neuron", (0, 1, 2)),                                 # cat -> BN -> ReLU: three pathways
+        ("neuron", (0, 3)),                                    # residual sum after the join
+        ("maxpool", (4,)), ("maxpool", (0,)),                  # the pooled join: one relay per branch
+        ("neuron", (-1, 5, 6))]                                # the output reads the input and both relays
+    ref = snn.run(x[:6], device="reference", progress=False)
+    res = snn.run(x[:6], device="runtime", progress=False)
+    for p, q in zip(res.spike_counts, ref.spike_counts):
+        np.testing.assert_array_equal(p, q)
+    long = nc.convert(net, timesteps=256, calibration_data=x).run(x[:100], device="reference", progress=False)
+    assert np.corrcoef(long.output.ravel(), expected[:100].ravel())[0, 1] > 0.99
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript_exporter", "dynamo_exporter"])
+def test_concatenation_from_onnx(dynamo, tmp_path):
+    pytest.importorskip("onnx")
+    if dynamo:
+        pytest.importorskip("onnxscript", reason="torch's dynamo exporter needs onnxscript (the onnx extra)")
+    model = _inception()
+    path = tmp_path / "inception.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.zeros(1, 1, 8, 8),), str(path), dynamo=dynamo)
+    net = ann.from_onnx(path)
+    assert sum(isinstance(l, ann.Concat) for l in net.layers) == 3
+    x = np.random.default_rng(0).uniform(0, 1, (5, 1, 8, 8))
+    with torch.no_grad():
+        expected = model.double()(torch.from_numpy(x)).numpy()
+    assert np.abs(net.forward(x) - expected).max() < TOLERANCE
 
 
 def test_onnx_built_by_hand(tmp_path):

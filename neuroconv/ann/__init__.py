@@ -1,10 +1,10 @@
 """The ANN description (layers with numpy weights, as a chain or a graph) and importers into it."""
 
 from neuroconv.ann.importers.sklearn_npz import from_npz, from_sklearn, save_npz
-from neuroconv.ann.layers import (Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, Layer, MaxPool2d, ReLU, Sequential,
+from neuroconv.ann.layers import (Add, AvgPool2d, Concat, BatchNorm, Conv2d, Dense, Flatten, Graph, Layer, MaxPool2d, ReLU, Sequential,
                      fold_batchnorm)
 
-__all__ = ["Dense", "Conv2d", "AvgPool2d", "MaxPool2d", "BatchNorm", "Add", "Flatten", "ReLU", "Graph", "Sequential",
+__all__ = ["Dense", "Conv2d", "AvgPool2d", "MaxPool2d", "BatchNorm", "Add", "Concat", "Flatten", "ReLU", "Graph", "Sequential",
            "Layer", "fold_batchnorm", "from_sklearn", "from_npz", "save_npz", "from_torch", "from_onnx", "from_nir"]
 
 

@@ -17,7 +17,8 @@ import numpy as np
 from neuroconv._checks import real_array, require_memory
 from neuroconv.errors import NeuroconvError
 
-__all__ = ["Dense", "Conv2d", "AvgPool2d", "MaxPool2d", "BatchNorm", "Add", "Flatten", "ReLU", "Graph", "Sequential",
+__all__ = ["Dense", "Conv2d", "AvgPool2d", "MaxPool2d", "BatchNorm", "Add", "Concat", "Flatten", "ReLU", "Graph",
+           "Sequential",
            "Layer", "fold_batchnorm"]
 
 
@@ -323,10 +324,31 @@ class Add:
         return sum(xs[1:], xs[0])
 
 
-Layer = Dense | Conv2d | AvgPool2d | MaxPool2d | BatchNorm | Add | Flatten | ReLU
-_LAYER_TYPES = (Dense, Conv2d, AvgPool2d, MaxPool2d, BatchNorm, Add, Flatten, ReLU)
+class Concat:
+    """Concatenation of two or more inputs along their first axis: channels of images ``(C, H, W)``
+    (GoogLeNet, DenseNet, SqueezeNet), features of vectors. In the SNN it is no population: each
+    concatenated source feeds the next population through its own pathway, its neurons at an
+    offset into the concatenated input."""
+
+    def output_shape(self, *input_shapes) -> tuple:
+        if len(input_shapes) < 2:
+            raise NeuroconvError(f"Concat needs at least two inputs, got {len(input_shapes)}.")
+        rest = {tuple(s[1:]) for s in input_shapes}
+        if len(rest) != 1 or len({len(s) for s in input_shapes}) != 1:
+            raise NeuroconvError(f"Concat joins along the channel (first) axis; the other axes must agree, got "
+                                 f"{[tuple(s) for s in input_shapes]}.")
+        return (sum(int(s[0]) for s in input_shapes),) + tuple(input_shapes[0][1:])
+
+    def forward(self, *xs: np.ndarray) -> np.ndarray:
+        return np.concatenate(xs, axis=1)
+
+
+Layer = Dense | Conv2d | AvgPool2d | MaxPool2d | BatchNorm | Add | Concat | Flatten | ReLU
+_LAYER_TYPES = (Dense, Conv2d, AvgPool2d, MaxPool2d, BatchNorm, Add, Concat, Flatten, ReLU)
 #: Layers that are affine maps of their input(s): they compose into synapses.
-LINEAR_TYPES = (Dense, Conv2d, AvgPool2d, BatchNorm, Add, Flatten)
+LINEAR_TYPES = (Dense, Conv2d, AvgPool2d, BatchNorm, Add, Concat, Flatten)
+#: Layers that join several inputs.
+JOIN_TYPES = (Add, Concat)
 
 
 def _windows(x, kernel, stride, padding):
@@ -367,9 +389,9 @@ class Graph:
                     f"layer {k} is a {type(layer).__name__}, which neuroconv.ann does not know; use "
                     + ", ".join(t.__name__ for t in _LAYER_TYPES) + "."
                 )
-            if isinstance(layer, Add) != (len(inputs[k]) > 1):
+            if isinstance(layer, JOIN_TYPES) != (len(inputs[k]) > 1):
                 raise NeuroconvError(f"layer {k} ({type(layer).__name__}) has {len(inputs[k])} input(s); "
-                                     "Add takes two or more, every other layer exactly one.")
+                                     "Add and Concat take two or more, every other layer exactly one.")
             try:
                 shapes.append(layer.output_shape(*[shape if i < 0 else shapes[i] for i in inputs[k]]))
             except NeuroconvError as exc:

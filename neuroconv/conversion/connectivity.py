@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from neuroconv._checks import require_memory
-from neuroconv.ann.layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, MaxPool2d
+from neuroconv.ann.layers import Add, AvgPool2d, BatchNorm, Concat, Conv2d, Dense, Flatten, MaxPool2d
 
 #: Peak bytes per synapse while a convolution's or pooling's index arrays are built.
 _BUILD_BYTES_PER_SYNAPSE = 48
@@ -107,7 +107,8 @@ def affine_chain(layers, shapes):
 def affine_graph(graph, node: int, sources: set):
     """Layer ``node`` of an ANN graph as an affine map of the ``sources`` (layer indices, -1 the input):
     ``({source: sparse (n_node, n_source)}, bias)``. The layers in between must be linear
-    (:data:`neuroconv.ann.layers.LINEAR_TYPES`); paths that join at an ``Add`` are summed.
+    (:data:`neuroconv.ann.layers.LINEAR_TYPES`); paths that join at an ``Add`` are summed, those that join
+    at a ``Concat`` stacked (each source's neurons at their offset into the concatenation).
     """
     memo = {}
     shape_of = graph.shape_of
@@ -126,6 +127,17 @@ def affine_graph(graph, node: int, sources: set):
                     parts[src] = parts[src] + m if src in parts else m
                 bias = bias + b
             result = parts, bias
+        elif isinstance(graph.layers[n], Concat):
+            # the inputs' neurons one after the other (channels first): each source's matrix stacks its
+            # rows for every input, zero where the input does not depend on it
+            subs = [affine(i) for i in graph.inputs[n]]
+            sizes = [int(np.prod(shape_of(i))) for i in graph.inputs[n]]
+            parts = {}
+            for src in {src for sub, _ in subs for src in sub}:
+                width = int(np.prod(shape_of(src)))
+                parts[src] = sp.vstack([sub[src] if src in sub else sp.csr_matrix((size, width))
+                                        for (sub, _), size in zip(subs, sizes)], format="csr")
+            result = parts, np.concatenate([np.broadcast_to(b, (size,)) for (_, b), size in zip(subs, sizes)])
         else:
             (i,) = graph.inputs[n]
             m, b = layer_matrix(graph.layers[n], shape_of(i), shape_of(n))

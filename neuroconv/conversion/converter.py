@@ -8,7 +8,7 @@ import numpy as np
 from brian2 import Quantity, ms, second
 
 from neuroconv._checks import real_array, require_memory
-from neuroconv.ann.layers import LINEAR_TYPES, Graph, MaxPool2d, ReLU, rebuild
+from neuroconv.ann.layers import LINEAR_TYPES, Concat, Graph, MaxPool2d, ReLU, Sequential, rebuild
 from neuroconv.conversion.calibration import calibrate, trained_threshold
 from neuroconv.conversion.network import READOUTS, SpikingLayer, SpikingNetwork
 from neuroconv.equations.model import check_timesteps
@@ -47,7 +47,10 @@ def _expand_threshold(value, layer_index: int, out_shape: tuple) -> np.ndarray:
 
 def _normalise(net: Graph) -> Graph:
     """MaxPool2d directly before a ReLU moves after it (max and ReLU commute), so that the
-    pooling acts on spikes: Conv -> MaxPool -> ReLU becomes Conv -> ReLU -> MaxPool."""
+    pooling acts on spikes: Conv -> MaxPool -> ReLU becomes Conv -> ReLU -> MaxPool. A MaxPool2d
+    after a channel concatenation of spiking layers pools each of them (pooling is per channel):
+    Concat(a, b) -> MaxPool becomes Concat(MaxPool(a), MaxPool(b)), one relay per branch."""
+    net = _pool_branches(net)
     replace = {}
     for k, layer in enumerate(net.layers):
         if not isinstance(layer, MaxPool2d) or _carries_spikes(net, net.inputs[k][0]):
@@ -56,6 +59,38 @@ def _normalise(net: Graph) -> Graph:
         if len(users) == 1 and isinstance(net.layers[users[0]], ReLU) and users[0] not in replace:
             replace[k], replace[users[0]] = net.layers[users[0]], layer
     return rebuild(net, replace) if replace else net
+
+
+def _pool_branches(net: Graph) -> Graph:
+    """Move each MaxPool2d that pools a Concat of spike-carrying layers (and is its only consumer) onto the
+    concatenated branches."""
+    moves = {}
+    for k, layer in enumerate(net.layers):
+        (src,) = net.inputs[k] if not isinstance(layer, Concat) and len(net.inputs[k]) == 1 else (None,)
+        if (isinstance(layer, MaxPool2d) and src is not None and src >= 0 and isinstance(net.layers[src], Concat)
+                and net.consumers(src) == [k] and len(net.shape_of(src)) == 3
+                and all(_carries_spikes(net, i) for i in net.inputs[src])):
+            moves[src] = k
+    if not moves:
+        return net
+    layers, inputs, index = [], [], {-1: -1}
+    for k, layer in enumerate(net.layers):
+        if k in moves:  # the concatenation is rebuilt where its pooling was
+            continue
+        if k in moves.values():
+            concat = next(c for c, pool in moves.items() if pool == k)
+            pooled = []
+            for i in net.inputs[concat]:
+                layers.append(layer)
+                inputs.append((index[i],))
+                pooled.append(len(layers) - 1)
+            layers.append(net.layers[concat])
+            inputs.append(tuple(pooled))
+        else:
+            layers.append(layer)
+            inputs.append(tuple(index[i] for i in net.inputs[k]))
+        index[k] = len(layers) - 1
+    return Graph(layers, net.input_shape, inputs)
 
 
 def _carries_spikes(net: Graph, node: int) -> bool:

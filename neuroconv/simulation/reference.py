@@ -74,7 +74,7 @@ def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, 
     counts = [np.zeros((batch, l.size), dtype=np.int64) for l in layers]
     margins = [np.full((batch, l.size), np.inf) for l in layers] if record_margin else None
     events = [[] for _ in layers]
-    sent = [None] * len(layers)  # amplitude of each population's spikes this step (s * theta)
+    sent = [None] * len(snn.layers)  # amplitude of each population's spikes this step (s * theta)
     # populations fed by the analog input alone get the same drive every step (a constant current)
     series = x_flat.ndim == 3  # (batch, steps, n_in): one input frame per step
     constant = {} if series else {k: l.drive(x_flat) for k, l in enumerate(layers)

@@ -17,7 +17,8 @@ import numpy as np
 
 from neuroconv._checks import real_array, require_memory
 from neuroconv.errors import NeuroconvError
-from neuroconv.ann.layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, GraphBuilder, MaxPool2d, ReLU
+from neuroconv.ann.layers import (JOIN_TYPES, Add, AvgPool2d, BatchNorm, Concat, Conv2d, Dense, Flatten, Graph,
+                                  GraphBuilder, MaxPool2d, ReLU)
 
 __all__ = ["from_onnx", "ONNX_CONVERTERS", "BYPASS"]
 
@@ -179,6 +180,17 @@ def _add(node, attrs, tensors, constants, shape):
     return Add()
 
 
+@_op("Concat")
+def _concat(node, attrs, tensors, constants, shape):
+    if len(tensors) != len([n for n in node.input if n]) or len(tensors) < 2:
+        _fail(node, "it concatenates constants with data", "concatenate data tensors only")
+    axis = int(attrs.get("axis", 1))
+    if axis % (len(shape) + 1) != 1:
+        _fail(node, f"axis={axis} of tensors shaped (batch,) + {tuple(shape)}", "concatenate along the channels "
+              "(axis 1)")
+    return Concat()
+
+
 @_op("Dropout", "Identity")
 def _bypass(node, attrs, tensors, constants, shape):
     return BYPASS
@@ -331,7 +343,7 @@ def from_onnx(model, input_shape=None) -> Graph:
             builder.layers[src] = _with_bias(node, builder.layers, builder.inputs, src, constants)
             env[node.output[0]] = src
             continue
-        ins = tuple(env[t] for t in tensors) if isinstance(layer, Add) else (src,)
+        ins = tuple(env[t] for t in tensors) if isinstance(layer, JOIN_TYPES) else (src,)
         for part in layer if isinstance(layer, tuple) else (layer,):  # a tuple: layers in a chain
             ins = (builder.add(part, ins, f"ONNX node '{node.name}' ({node.op_type})"),)
         env[node.output[0]] = ins[0]

@@ -16,7 +16,7 @@ import numpy as np
 
 from neuroconv._checks import require_memory
 from neuroconv.errors import NeuroconvError
-from neuroconv.ann.layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, MaxPool2d, ReLU, Sequential
+from neuroconv.ann.layers import Add, AvgPool2d, Concat, BatchNorm, Conv2d, Dense, Flatten, Graph, MaxPool2d, ReLU, Sequential
 
 __all__ = ["from_sklearn", "from_npz", "save_npz"]
 
@@ -218,6 +218,8 @@ def _layer_from_record(k, rec, contents, path):
         return BatchNorm(*arrays("mean", "var", "weight", "bias"), eps=float(rec.get("eps", 1e-5)))
     if kind == "Add":
         return Add()
+    if kind == "Concat":
+        return Concat()
     if kind == "Flatten":
         return Flatten()
     if kind == "ReLU":

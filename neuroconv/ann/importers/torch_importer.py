@@ -19,7 +19,8 @@ import operator
 import numpy as np
 
 from neuroconv.errors import NeuroconvError
-from neuroconv.ann.layers import Add, AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Graph, GraphBuilder, MaxPool2d, ReLU
+from neuroconv.ann.layers import (JOIN_TYPES, Add, AvgPool2d, BatchNorm, Concat, Conv2d, Dense, Flatten, Graph,
+                                  GraphBuilder, MaxPool2d, ReLU)
 
 __all__ = ["from_torch", "register_module", "MODULE_CONVERTERS", "FUNCTION_CONVERTERS", "METHOD_CONVERTERS",
            "BYPASS"]
@@ -220,6 +221,21 @@ def _register_builtin():
             _unsupported("flatten", f"start_dim={start}, end_dim={end}", "flatten with start_dim=1 (keep the batch axis)")
         return Flatten()
 
+    def _cat(args, kwargs, shape):
+        tensors = args[0] if args else kwargs.get("tensors")
+        dim = _bind(args, kwargs, ("dim",), {"dim": 0})["dim"]
+        if not isinstance(tensors, (list, tuple)) or len(tensors) < 2 or not all(_is_node(t) for t in tensors):
+            _unsupported("cat", "it concatenates constants or fewer than two tensors",
+                         "concatenate two or more tensors of the data path")
+        if not isinstance(dim, int) or dim % (len(shape) + 1) != 1:
+            _unsupported("cat", f"along dim={dim} of tensors shaped (batch,) + {tuple(shape)}",
+                         "concatenate along the channels (dim=1), as Inception, DenseNet and SqueezeNet do")
+        return Concat()
+
+    for name in ("cat", "concat", "concatenate"):
+        if hasattr(torch, name):
+            FUNCTION_CONVERTERS[getattr(torch, name)] = _cat
+
     FUNCTION_CONVERTERS[torch.flatten] = _flatten_fn
     METHOD_CONVERTERS["flatten"] = _flatten_fn
 
@@ -377,12 +393,9 @@ def from_torch(model, input_shape, check: bool = True, tolerance: float = 1e-4) 
             env[node] = "shape"
             continue
         tensor_args = [a for a in node.args if _is_node(a) and isinstance(env.get(a), int)]
-        listed = [a for arg in node.args if isinstance(arg, (list, tuple)) for a in arg if _is_node(a)]
-        if not tensor_args and listed:
-            _unsupported(f"node {node.name} ({node.op} {getattr(node.target, '__name__', node.target)})",
-                         f"it joins a list of {len(listed)} tensors (concatenation), which has no converter yet",
-                         "only residual sums (x + y) join pathways; concatenate with a 1x1 convolution of each "
-                         "branch summed instead")
+        if not tensor_args:  # torch.cat takes its tensors as a list
+            tensor_args = [a for arg in node.args if isinstance(arg, (list, tuple)) for a in arg
+                           if _is_node(a) and isinstance(env.get(a), int)]
         if not tensor_args:
             _unsupported(f"node {node.name} ({node.op} {node.target})", "it takes no tensor input",
                          "only layers applied to the input's data path convert")
@@ -407,14 +420,14 @@ def from_torch(model, input_shape, check: bool = True, tolerance: float = 1e-4) 
         if converter is None:
             known = sorted({c.__name__ for c in MODULE_CONVERTERS})
             raise NeuroconvError(
-                f"{what} has no converter. Supported modules: {', '.join(known)}; functions: add, relu, relu6, "
+                f"{what} has no converter. Supported modules: {', '.join(known)}; functions: add, cat, relu, relu6, "
                 "hardtanh, clamp/clip (at 0), flatten, max_pool2d, avg_pool2d, adaptive_avg_pool2d, mean over H "
                 "and W; methods: add, relu, clamp/clip, flatten, mean, view/reshape (flatten). Replace the layer, "
                 "or register a converter with neuroconv.ann.torch_importer.register_module.")
         if layer == BYPASS:
             env[node] = env[tensor_args[0]]
             continue
-        ins = tuple(env[a] for a in tensor_args) if isinstance(layer, Add) else (env[tensor_args[0]],)
+        ins = tuple(env[a] for a in tensor_args) if isinstance(layer, JOIN_TYPES) else (env[tensor_args[0]],)
         for part in layer if isinstance(layer, tuple) else (layer,):  # a tuple: layers in a chain
             ins = (builder.add(part, ins, what),)
         env[node] = ins[0]
