@@ -42,7 +42,7 @@ def conv_nets(draw):
                           groups=groups), ann.ReLU()]
     probe = ann.Sequential(layers, input_shape=shape)
     if draw(st.booleans()) and min(probe.output_shape[1:]) >= 2:
-        layers.append(ann.AvgPool2d(2))
+        layers.append(ann.AvgPool2d(2, ceil_mode=draw(st.booleans())))
     if draw(st.booleans()):
         c2 = probe.output_shape[0]
         oc2 = draw(st.integers(1, 3))
@@ -78,7 +78,8 @@ def graph_nets(draw):
     if draw(st.booleans()):
         top = add(ann.BatchNorm(rng.normal(0, 0.1, ch), rng.uniform(0.5, 2, ch), rng.uniform(0.5, 1.5, ch),
                                 rng.normal(0, 0.1, ch)))
-    pool = ann.MaxPool2d(2, stride=draw(st.integers(1, 2)), padding=draw(st.integers(0, 1)))
+    pool = ann.MaxPool2d(2, stride=draw(st.integers(1, 2)), padding=draw(st.integers(0, 1)),
+                         ceil_mode=draw(st.booleans()))
     if draw(st.booleans()):
         add(ann.ReLU())
         stem = add(pool)

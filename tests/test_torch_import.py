@@ -138,8 +138,8 @@ def test_unsupported_torch_layers_are_named():
         ann.from_torch(nn.Sequential(nn.Linear(3, 3), nn.Softmax(dim=1), nn.Linear(3, 2)), (3,))
     with pytest.raises(nc.NeuroconvError, match=r"module '0' \(Conv2d\): .*only dilation=1"):
         ann.from_torch(nn.Sequential(nn.Conv2d(2, 2, 3, dilation=2)), (2, 5, 5))
-    with pytest.raises(nc.NeuroconvError, match="ceil_mode"):
-        ann.from_torch(nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)), (1, 5, 5))
+    with pytest.raises(nc.NeuroconvError, match=r"module '1' \(MaxPool2d\): max pooling: return_indices=True"):
+        ann.from_torch(nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, return_indices=True)), (1, 5, 5))
 
     class Branchy(nn.Module):
         def __init__(self):
@@ -277,8 +277,8 @@ def test_functional_smooth_activation_and_concatenation_refusals():
 
 
 @pytest.mark.parametrize("module, match", [
-    (nn.MaxPool2d(2, ceil_mode=True), "max pooling: ceil_mode=True"),
-    (nn.AvgPool2d(2, ceil_mode=True), "average pooling: ceil_mode=True"),
+    (nn.MaxPool2d(2, dilation=2), "max pooling: return_indices=False, dilation=2"),
+    (nn.AvgPool2d(3, padding=1, count_include_pad=False), "average pooling: .*count_include_pad=False"),
     (nn.Hardtanh(-1.0, 1.0), "nn.Hardtanh: the lower bound is -1.0"),
 ])
 def test_refusals_name_the_module_path(module, match):
@@ -420,6 +420,46 @@ def test_onnx_external_data_is_read_from_the_models_folder_only(tmp_path):
         ann.from_onnx(_external_model(tmp_path, "link.bin"))
     with pytest.raises(nc.NeuroconvError, match="declares 8 bytes at offset 0 for a tensor of 48 bytes"):
         ann.from_onnx(_external_model(tmp_path, "weights.bin", length=8))
+
+
+class CeilPools(nn.Module):
+    """SqueezeNet/GoogLeNet pooling: ceil_mode=True windows that run past the input, max and average."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 4, 3), nn.Conv2d(4, 4, 3, padding=1)
+        self.max, self.avg = nn.MaxPool2d(3, 2, ceil_mode=True), nn.AvgPool2d(3, 2, padding=1, ceil_mode=True)
+        self.fc = nn.Linear(4 * 2 * 2, 3)
+
+    def forward(self, x):  # 8 -> conv 6 -> ceil max 3 -> conv 3 -> ceil avg 2
+        return self.fc(self.avg(torch.relu(self.conv2(self.max(torch.relu(self.conv1(x)))))).flatten(1))
+
+
+@pytest.mark.parametrize("source", ["torch", "onnx"])
+def test_ceil_mode_pooling(source, digits, tmp_path):
+    torch.manual_seed(2)
+    model = CeilPools().eval()
+    if source == "torch":
+        net = ann.from_torch(model, (1, 8, 8))
+    else:
+        pytest.importorskip("onnx")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (torch.zeros(1, 1, 8, 8),), str(tmp_path / "m.onnx"), dynamo=False)
+        net = ann.from_onnx(tmp_path / "m.onnx")
+    assert [l.ceil_mode for l in net.layers if isinstance(l, (ann.MaxPool2d, ann.AvgPool2d))] == [True, True]
+    x = digits[0][:200].reshape(-1, 1, 8, 8)
+    with torch.no_grad():
+        expected = model.double()(torch.from_numpy(x)).numpy()
+    assert np.abs(net.forward(x) - expected).max() < TOLERANCE
+    ann.save_npz(net, tmp_path / "m.npz")
+    assert np.abs(ann.from_npz(tmp_path / "m.npz").forward(x) - expected).max() < TOLERANCE
+    snn = nc.convert(net, timesteps=8, calibration_data=x)
+    ref, res = (snn.run(x[:6], device=d, progress=False) for d in ("reference", "runtime"))
+    for p, q in zip(res.spike_counts, ref.spike_counts):
+        np.testing.assert_array_equal(p, q)
+    long = nc.convert(net, timesteps=256, calibration_data=x).run(x[:100], device="reference", progress=False)
+    assert np.corrcoef(long.output.ravel(), expected[:100].ravel())[0, 1] > 0.99
 
 
 class Inception(nn.Module):

@@ -147,6 +147,9 @@ class _Pool2d:
     kernel_size: int | tuple
     stride: int | tuple | None = None
     padding: int | tuple = 0
+    #: Round the output size up (PyTorch's ``ceil_mode``): a last, partial window that starts inside the
+    #: input or its left padding pools what it covers.
+    ceil_mode: bool = False
 
     def __post_init__(self):
         kind = type(self).__name__
@@ -154,16 +157,46 @@ class _Pool2d:
         object.__setattr__(self, "kernel_size", k)
         object.__setattr__(self, "stride", k if self.stride is None else _pair(self.stride, f"{kind}.stride", 1))
         object.__setattr__(self, "padding", _pair(self.padding, f"{kind}.padding", 0))
+        if not isinstance(self.ceil_mode, (bool, np.bool_)):
+            raise NeuroconvError(f"{kind}.ceil_mode must be True or False, got {self.ceil_mode!r}.")
+        object.__setattr__(self, "ceil_mode", bool(self.ceil_mode))
+
+    def _size(self, n: int, axis: int) -> int:
+        k, s, p = self.kernel_size[axis], self.stride[axis], self.padding[axis]
+        span = n + 2 * p - k
+        if span < 0:
+            return 0
+        if not self.ceil_mode:
+            return span // s + 1
+        out = -(-span // s) + 1
+        return out - 1 if (out - 1) * s >= n + p else out  # the last window must start inside
 
     def output_shape(self, input_shape: tuple) -> tuple:
         kind = type(self).__name__
         if len(input_shape) != 3:
             raise NeuroconvError(f"{kind} expects input (channels, height, width), got {tuple(input_shape)}.")
-        h = (input_shape[1] + 2 * self.padding[0] - self.kernel_size[0]) // self.stride[0] + 1
-        w = (input_shape[2] + 2 * self.padding[1] - self.kernel_size[1]) // self.stride[1] + 1
+        h, w = self._size(input_shape[1], 0), self._size(input_shape[2], 1)
         if h < 1 or w < 1:
             raise NeuroconvError(f"{kind} kernel {self.kernel_size} does not fit input {tuple(input_shape)}.")
         return (input_shape[0], h, w)
+
+    def _padded(self, x: np.ndarray, value: float) -> np.ndarray:
+        """``x`` padded on both sides, and on the right as far as ``ceil_mode``'s last windows reach."""
+        extra = [max(0, (self._size(x.shape[2 + a], a) - 1) * self.stride[a] + self.kernel_size[a]
+                     - x.shape[2 + a] - 2 * self.padding[a]) for a in (0, 1)]
+        pads = [(self.padding[a], self.padding[a] + extra[a]) for a in (0, 1)]
+        if not any(p for pair in pads for p in pair):
+            return x
+        return np.pad(x, ((0, 0), (0, 0), pads[0], pads[1]), constant_values=value)
+
+    def divisors(self, input_hw: tuple) -> np.ndarray:
+        """Elements each window averages, ``(H', W')``: the kernel's, less what ``ceil_mode`` windows reach
+        past the padded input (padding counts, as in PyTorch's default ``count_include_pad=True``)."""
+        sizes = []
+        for a in (0, 1):
+            start = np.arange(self._size(input_hw[a], a)) * self.stride[a] - self.padding[a]
+            sizes.append(np.minimum(start + self.kernel_size[a], input_hw[a] + self.padding[a]) - start)
+        return np.outer(sizes[0], sizes[1]).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -171,8 +204,8 @@ class AvgPool2d(_Pool2d):
     """Average pooling over ``kernel_size`` windows (zero padding counted in the average, PyTorch's default)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        windows = _windows(x, self.kernel_size, self.stride, self.padding)
-        return windows.mean(axis=(-2, -1))
+        windows = _windows(self._padded(x, 0.0), self.kernel_size, self.stride, (0, 0))
+        return windows.sum(axis=(-2, -1)) / self.divisors(x.shape[2:])
 
 
 @dataclass(frozen=True)
@@ -253,9 +286,7 @@ class MaxPool2d(_Pool2d):
                                  f"{self.kernel_size} (as in PyTorch).")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if self.padding[0] or self.padding[1]:
-            x = np.pad(x, ((0, 0), (0, 0), (self.padding[0],) * 2, (self.padding[1],) * 2), constant_values=-np.inf)
-        return _windows(x, self.kernel_size, self.stride, (0, 0)).max(axis=(-2, -1))
+        return _windows(self._padded(x, -np.inf), self.kernel_size, self.stride, (0, 0)).max(axis=(-2, -1))
 
 
 @dataclass(frozen=True, eq=False)

@@ -78,7 +78,10 @@ def layer_matrix(layer, in_shape: tuple, out_shape: tuple):
         rows = np.broadcast_to((c * h_out + py) * w_out + px, shape)
         cols = np.broadcast_to((c * in_shape[1] + y[None]) * in_shape[2] + x[None], shape)
         mask = np.broadcast_to(valid[None], shape)
-        vals = np.full(int(mask.sum()), 1.0 if isinstance(layer, MaxPool2d) else 1.0 / (kh * kw))
+        if isinstance(layer, MaxPool2d):
+            vals = np.ones(int(mask.sum()))
+        else:  # 1 / the elements each window averages (fewer for ceil_mode's partial windows)
+            vals = np.broadcast_to((1.0 / layer.divisors(in_shape[1:]))[None, :, :, None, None], shape)[mask]
         return sp.csr_matrix((vals, (rows[mask], cols[mask])), shape=(n_out, n_in)), np.zeros(n_out)
     raise TypeError(f"no synaptic matrix for {type(layer).__name__}")
 

@@ -117,20 +117,21 @@ def _clip(node, attrs, tensors, constants, shape):
 
 @_op("MaxPool")
 def _maxpool(node, attrs, tensors, constants, shape):
-    if attrs.get("ceil_mode", 0) or len(node.output) > 1 and node.output[1]:
-        _fail(node, "ceil_mode and the Indices output are not supported")
+    if len(node.output) > 1 and node.output[1]:
+        _fail(node, "the Indices output is not supported")
     kernel = tuple(attrs["kernel_shape"])
-    return MaxPool2d(kernel, tuple(attrs.get("strides", kernel)), _pads(node, attrs))
+    return MaxPool2d(kernel, tuple(attrs.get("strides", kernel)), _pads(node, attrs),
+                     ceil_mode=bool(attrs.get("ceil_mode", 0)))
 
 
 @_op("AveragePool")
 def _avgpool(node, attrs, tensors, constants, shape):
     padding = _pads(node, attrs)
-    if attrs.get("ceil_mode", 0) or (any(padding) and not attrs.get("count_include_pad", 0)):
-        _fail(node, "ceil_mode and padding excluded from the average are not supported",
+    if any(padding) and not attrs.get("count_include_pad", 0):
+        _fail(node, "padding excluded from the average is not supported",
               "use count_include_pad=1 (PyTorch's default) or no padding")
     kernel = tuple(attrs["kernel_shape"])
-    return AvgPool2d(kernel, tuple(attrs.get("strides", kernel)), padding)
+    return AvgPool2d(kernel, tuple(attrs.get("strides", kernel)), padding, ceil_mode=bool(attrs.get("ceil_mode", 0)))
 
 
 @_op("GlobalAveragePool")

@@ -66,8 +66,11 @@ def _layer_record(k, layer, arrays):
             rec.update(stride=list(layer.stride), padding=list(layer.padding), groups=layer.groups)
         return rec
     if isinstance(layer, (AvgPool2d, MaxPool2d)):
-        return {"type": type(layer).__name__, "kernel_size": list(layer.kernel_size), "stride": list(layer.stride),
-                "padding": list(layer.padding)}
+        rec = {"type": type(layer).__name__, "kernel_size": list(layer.kernel_size), "stride": list(layer.stride),
+               "padding": list(layer.padding)}
+        if layer.ceil_mode:
+            rec["ceil_mode"] = True
+        return rec
     if isinstance(layer, ReLU) and layer.threshold is not None:
         arrays[f"layer{k}.threshold"] = layer.threshold
         return {"type": "ReLU", "levels": layer.levels, "shift": layer.shift}
@@ -213,7 +216,8 @@ def _layer_from_record(k, rec, contents, path):
                       padding=tuple(rec.get("padding", (0, 0))), groups=rec.get("groups", 1))
     if kind in ("AvgPool2d", "MaxPool2d"):
         pool = AvgPool2d if kind == "AvgPool2d" else MaxPool2d
-        return pool(tuple(rec["kernel_size"]), tuple(rec["stride"]), tuple(rec.get("padding", (0, 0))))
+        return pool(tuple(rec["kernel_size"]), tuple(rec["stride"]), tuple(rec.get("padding", (0, 0))),
+                    ceil_mode=rec.get("ceil_mode", False))
     if kind == "BatchNorm":
         return BatchNorm(*arrays("mean", "var", "weight", "bias"), eps=float(rec.get("eps", 1e-5)))
     if kind == "Add":

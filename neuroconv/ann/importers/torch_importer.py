@@ -302,19 +302,18 @@ def _clip_relu(low, high, what):
 
 
 def _max_pool(kernel, stride, padding, dilation, ceil_mode, return_indices):
-    if ceil_mode or return_indices or _pair(dilation) != (1, 1):
-        _unsupported("max pooling", f"ceil_mode={ceil_mode}, return_indices={return_indices}, dilation={dilation}",
-                     "use ceil_mode=False (or pad the input so the windows fit), dilation=1")
-    return MaxPool2d(kernel, kernel if stride is None or stride == [] else stride, padding)
+    if return_indices or _pair(dilation) != (1, 1):
+        _unsupported("max pooling", f"return_indices={return_indices}, dilation={dilation}",
+                     "pool without indices and with dilation=1")
+    return MaxPool2d(kernel, kernel if stride is None or stride == [] else stride, padding, ceil_mode=bool(ceil_mode))
 
 
 def _avg_pool(kernel, stride, padding, ceil_mode, count_include_pad, divisor_override):
     padded = _pair(padding) != (0, 0)
-    if ceil_mode or divisor_override is not None or (padded and not count_include_pad):
-        _unsupported("average pooling", f"ceil_mode={ceil_mode}, divisor_override={divisor_override}, "
-                     f"count_include_pad={count_include_pad}", "use ceil_mode=False, no divisor_override and "
-                     "count_include_pad=True with padding")
-    return AvgPool2d(kernel, kernel if stride is None or stride == [] else stride, padding)
+    if divisor_override is not None or (padded and not count_include_pad):
+        _unsupported("average pooling", f"divisor_override={divisor_override}, count_include_pad={count_include_pad}",
+                     "use no divisor_override and count_include_pad=True with padding")
+    return AvgPool2d(kernel, kernel if stride is None or stride == [] else stride, padding, ceil_mode=bool(ceil_mode))
 
 
 def _adaptive_avg(output_size, shape):  # the windows of adaptive pooling over a divisible input
