@@ -163,6 +163,24 @@ def markdown_table(report) -> str:
     return "\n".join(lines)
 
 
+def markdown_tpp_table(report) -> str:
+    """The README table of a ``--tpp`` JSON: mean ± s.d. accuracy per network, rule and start, each phase length."""
+    from neuroconv.experiments.figures.plots import NAMES
+
+    steps = report["timesteps"]
+    lines = ["| network (ANN) | TPP | " + " | ".join(f"T = {t} (latency)" for t in steps) + " |",
+             "|---|---|" + "---:|" * len(steps)]
+    for row in report["rows"]:
+        name = f"{NAMES.get(row['model'], row['model'])} ({100 * row['ann_accuracy']:.2f}%)"
+        for n, (key, values) in enumerate(row["tpp"].items()):
+            label = key.replace("TPP(", "").rstrip(")").replace("unbiased=", "unbiased ").replace(
+                "calibrated=", "calibrated ")
+            lines.append(f"| {name if n == 0 else ''} | {label} | " + " | ".join(
+                f"{100 * values[str(t)]['mean']:.2f} ± {100 * values[str(t)]['std']:.2f} "
+                f"({values[str(t)]['latency_steps']})" for t in steps) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=sorted(zoo.MODELS))
@@ -179,7 +197,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.table:
         with open(args.table) as fh:
-            print(markdown_table(json.load(fh)))
+            saved = json.load(fh)
+        print(markdown_tpp_table(saved) if saved.get("benchmark") == "conversion_accuracy_tpp" else markdown_table(saved))
         return
     timesteps = sorted(set(args.timesteps))
     report = {"command": command(argv), "benchmark": "conversion_accuracy", "machine": machine(),
