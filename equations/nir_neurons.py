@@ -7,7 +7,8 @@ graphs it exports (``beta = 1 - dt/tau``; documented per library in the README):
 
     v <- a * v + c * (W s + bias) + (1 - a) * v_leak,   a = 1 - dt/tau,  c = r * dt / tau
 
-then ``v > v_threshold`` spikes and ``v = v_reset``. ``tau = inf`` is IF (``a = 1``; with
+then ``v > v_threshold`` spikes and ``v = v_reset`` (``reset="subtract"``: ``v -= v_threshold`` instead,
+for files whose writer simulates a subtract reset but can only write ``v_reset``, as Sinabs does). ``tau = inf`` is IF (``a = 1``; with
 ``r = inf`` too, as snnTorch writes ``Leaky(beta=1)``, ``c = 1``). The gain ``c`` is folded
 into the synaptic weights and bias at import, so here a step is
 ``v <- v + ((I + b) - (1 - a) * v + (1 - a) * v_leak)`` with ``I`` the input current and the
@@ -25,6 +26,8 @@ from neuroconv.equations.model import NeuronModel, ReferencePopulation
 from neuroconv.errors import NeuroconvError
 
 __all__ = ["NIRNeurons"]
+
+_RESETS = {"value": "v = v_reset", "subtract": "v -= theta"}
 
 _EQUATIONS = """
 dv/dt = ((I + b) - (1 - a) * v + (1 - a) * v_leak) / dt : 1  # forward Euler of tau dv/dt = v_leak - v + r I
@@ -47,18 +50,28 @@ a : 1 (constant)
 @dataclass(frozen=True, eq=False)
 class NIRNeurons(NeuronModel):
     """Per-population NIR neuron parameters: ``params[node]`` holds ``a``, ``v_leak``, ``v_reset`` (one value
-    or one per neuron) of the population whose ANN node is ``node``; the output's ``a`` under ``"output"``."""
+    or one per neuron) of the population whose ANN node is ``node``; the output's ``a`` under ``"output"``.
+    ``reset``: ``"value"`` (NIR's: ``v = v_reset``) or ``"subtract"`` (``v -= v_threshold``)."""
 
     params: dict
+    reset: str = "value"
 
     method = "euler"
     threshold = "v > theta"
-    reset_code = "v = v_reset"
     equations = _EQUATIONS
     output_equations = _OUTPUT_EQUATIONS
 
+    def __post_init__(self):
+        if self.reset not in _RESETS:
+            raise NeuroconvError(f"reset={self.reset!r}: use 'value' (NIR's v = v_reset) or 'subtract' "
+                                 "(v -= v_threshold, for Sinabs files).")
+
+    @property
+    def reset_code(self) -> str:
+        return _RESETS[self.reset]
+
     def __repr__(self):
-        return f"NIRNeurons({len(self.params)} populations)"
+        return f"NIRNeurons({len(self.params)} populations, reset={self.reset!r})"
 
     def spec(self) -> dict:
         raise NeuroconvError("a network read from NIR is saved as NIR: use neuroconv.to_nir or keep the .nir file "
@@ -81,7 +94,7 @@ class NIRNeurons(NeuronModel):
         return v / timesteps
 
     def reference_population(self, layer, index: int, snn, batch: int, *, seed=None, images=None):
-        return _NIRPopulation(self._of(layer, snn), layer, batch)
+        return _NIRPopulation(self._of(layer, snn), layer, batch, self.reset == "subtract")
 
     @property
     def has_reference(self) -> bool:
@@ -99,8 +112,9 @@ def _per_neuron(value, size):
 
 
 class _NIRPopulation(ReferencePopulation):
-    def __init__(self, p, layer, batch):
+    def __init__(self, p, layer, batch, subtract=False):
         n = layer.size
+        self.subtract = subtract
         self.theta = layer.theta
         self.loss = 1.0 - _per_neuron(p["a"], n)
         self.v_leak = _per_neuron(p["v_leak"], n)
@@ -118,5 +132,8 @@ class _NIRPopulation(ReferencePopulation):
         spikes = self.v > self.theta
         if not fire:
             spikes[...] = False
-        self.v[...] = np.where(spikes, self.v_reset, self.v)
+        if self.subtract:
+            self.v -= self.theta * spikes
+        else:
+            self.v[...] = np.where(spikes, self.v_reset, self.v)
         return spikes

@@ -212,3 +212,69 @@ def test_sumpool_is_avgpool_times_the_window():
     assert a.spike_counts[0].sum() > 10
     np.testing.assert_array_equal(a.spike_counts[0], b.spike_counts[0])
     np.testing.assert_allclose(a.output, b.output, rtol=1e-12, atol=1e-12)
+
+
+def _if_graph(rng):
+    """Affine -> IF(v_reset=0) -> Affine -> IF -> Affine -> Output, as Sinabs writes IAF networks."""
+    w = [rng.normal(0, 1.2, (12, 6)), rng.normal(0, 0.8, (8, 12)), rng.normal(0, 0.8, (4, 8))]
+    b = [rng.normal(0, 0.1, n) for n in (12, 8, 4)]
+    nodes = {"input": nir.Input(input_type=np.array([6])), "fc0": nir.Affine(weight=w[0], bias=b[0]),
+             "if0": nir.IF(r=np.ones(12), v_threshold=np.ones(12), v_reset=np.zeros(12)),
+             "fc1": nir.Affine(weight=w[1], bias=b[1]),
+             "if1": nir.IF(r=np.ones(8), v_threshold=np.ones(8), v_reset=np.zeros(8)),
+             "fc2": nir.Affine(weight=w[2], bias=b[2]), "output": nir.Output(output_type=np.array([4]))}
+    edges = [("input", "fc0"), ("fc0", "if0"), ("if0", "fc1"), ("fc1", "if1"), ("if1", "fc2"), ("fc2", "output")]
+    return nir.NIRGraph(nodes=nodes, edges=edges), w, b
+
+
+def test_subtract_reset_for_sinabs_files():
+    """reset="subtract": v -= v_threshold at a spike although the file says v_reset = 0 (Sinabs)."""
+    rng = np.random.default_rng(11)
+    graph, w, b = _if_graph(rng)
+    x = rng.uniform(0, 1, (10, 6))
+    T = 16
+    v = [np.zeros((10, 12)), np.zeros((10, 8))]
+    out = np.zeros((10, 4))
+    for _ in range(T):  # a plain simulation of the subtract reset, NIR's strict threshold
+        s = x
+        for k in range(2):
+            v[k] += s @ w[k].T + b[k]
+            s = (v[k] > 1.0).astype(float)
+            v[k] -= s
+        out += s @ w[2].T + b[2]
+    snn = nc.SpikingNetwork.from_nir(graph, dt=1 * ms, timesteps=T, reset="subtract")
+    ref = snn.run(x, device="reference", progress=False)
+    np.testing.assert_allclose(ref.output, out / T, atol=1e-12)
+    res = snn.run(x, device="runtime", progress=False)
+    for a, c in zip(res.spike_counts, ref.spike_counts):
+        np.testing.assert_array_equal(a, c)
+    value = nc.SpikingNetwork.from_nir(graph, dt=1 * ms, timesteps=T).run(x, device="reference", progress=False)
+    assert not np.allclose(value.output, ref.output)  # the file's own reading resets to 0
+    with pytest.raises(nc.NeuroconvError, match="reset='zero': use 'value'"):
+        nc.SpikingNetwork.from_nir(graph, reset="zero")
+
+
+def test_sinabs_graph_with_subtract_reset_runs_as_sinabs_does():
+    sinabs = pytest.importorskip("sinabs", reason="Sinabs is installed with --no-deps in benchmark environments only")
+    layers = pytest.importorskip("sinabs.layers")
+    torch.manual_seed(0)
+    single = sinabs.activation.SingleSpike  # one spike per step at most: what NIR's IF can say
+
+    def net(squeeze):
+        iaf = (lambda: layers.IAFSqueeze(batch_size=1, spike_fn=single)) if squeeze else \
+            (lambda: layers.IAF(spike_fn=single))
+        return torch.nn.Sequential(torch.nn.Linear(6, 12), iaf(), torch.nn.Linear(12, 8), iaf(),
+                                   torch.nn.Linear(8, 4))
+
+    exported, simulated = net(True), net(False)
+    for i in (0, 2, 4):
+        exported[i].weight.data *= 2
+        simulated[i].load_state_dict(exported[i].state_dict())
+    graph = sinabs.to_nir(exported, torch.zeros(1, 6))
+    x = np.random.default_rng(0).uniform(0, 1, (16, 6))
+    T = 20
+    with torch.no_grad():
+        expected = simulated(torch.tensor(x, dtype=torch.float32)[:, None, :].repeat(1, T, 1)).sum(1).numpy() / T
+    snn = nc.SpikingNetwork.from_nir(graph, dt=1 * ms, timesteps=T, reset="subtract")
+    out = snn.run(x, device="reference", progress=False).output
+    assert np.abs(out - expected).max() < 1e-6  # float32 in Sinabs: measured 5.5e-8

@@ -24,15 +24,18 @@ from neuroconv.errors import NeuroconvError
 __all__ = ["from_nir"]
 
 
-def from_nir(graph, dt=1 * ms, timesteps: int = 32):
+def from_nir(graph, dt=1 * ms, timesteps: int = 32, reset: str = "value"):
     """A :class:`~neuroconv.conversion.network.SpikingNetwork` of the NIR graph (``nir.NIRGraph`` or a ``.nir``
-    path) with ``timesteps`` steps of ``dt`` per run (see the module docstring)."""
+    path) with ``timesteps`` steps of ``dt`` per run (see the module docstring). ``reset``: ``"value"`` (NIR's
+    ``v = v_reset``) or ``"subtract"`` (``v -= v_threshold``), where the file and the library that wrote it
+    disagree: Sinabs writes ``v_reset = 0`` and simulates a subtract reset."""
     from neuroconv.ann.importers.nir_importer import _load, _topological, read_graph
     from neuroconv.conversion.converter import convert
     from neuroconv.equations.nir_neurons import NIRNeurons
 
     if not isinstance(dt, Quantity) or not dt.has_same_dimensions(second) or not float(dt) > 0:
         raise NeuroconvError(f"dt must be a positive Brian2 time, e.g. 1*ms, got {dt!r}.")
+    neuron = NIRNeurons({}, reset=reset)  # checks reset before the file is read
     graph = _load(graph)
     order, incoming = _topological(graph)
     output_feed = next((incoming[n][0] for n in order if type(graph.nodes[n]).__name__ == "Output" and incoming[n]),
@@ -44,5 +47,5 @@ def from_nir(graph, dt=1 * ms, timesteps: int = 32):
         thresholds.append(output_theta)
     if not thresholds:
         raise NeuroconvError("the NIR graph has no spiking node (IF or LIF).")
-    return convert(net, neuron=NIRNeurons(params), timesteps=timesteps, thresholds=thresholds,
+    return convert(net, neuron=NIRNeurons(params, reset=neuron.reset), timesteps=timesteps, thresholds=thresholds,
                    readout="spikes" if spiking_output else "membrane", dt=dt)
