@@ -72,5 +72,5 @@ def test_zero_reset_loses_the_residual():
 def test_bad_model_parameters():
     with pytest.raises(nc.NeuroconvError, match="reset must be one of"):
         IF(reset="hard")
-    with pytest.raises(nc.NeuroconvError, match="shift must be True or False"):
+    with pytest.raises(nc.NeuroconvError, match="shift must be True, False or .calibrated."):
         IF(shift="yes")
