@@ -521,6 +521,28 @@ def test_concatenation_becomes_pathways(digits, tmp_path):
     assert np.corrcoef(long.output.ravel(), expected[:100].ravel())[0, 1] > 0.99
 
 
+def test_pooled_join_feeding_a_branch_pool(rng):
+    """GoogLeNet's pattern: a pooled channel join read by a 1x1 branch and by another max pool (its branch 4)."""
+    conv = lambda c_in, c_out, k: ann.Conv2d(rng.normal(0, 1 / np.sqrt(c_in * k * k), (c_out, c_in, k, k)),
+                                            rng.normal(0, 0.1, c_out), padding=k // 2)
+    layers = [conv(1, 3, 3), ann.ReLU(), conv(1, 2, 1), ann.ReLU(), ann.Concat(),          # 0-4
+              ann.MaxPool2d(2, ceil_mode=True),                                            # 5: pooled join
+              conv(5, 4, 1), ann.ReLU(),                                                    # 6-7: branch
+              ann.MaxPool2d(3, stride=1, padding=1, ceil_mode=True), conv(5, 2, 1), ann.ReLU(),  # 8-10: branch 4
+              ann.Concat(), ann.Flatten(), ann.Dense(rng.normal(0, 0.3, (3, 6 * 4 * 4)))]
+    inputs = [(-1,), (0,), (-1,), (2,), (1, 3), (4,), (5,), (6,), (5,), (8,), (9,), (7, 10), (11,), (12,)]
+    net = ann.Graph(layers, (1, 7, 7), inputs)
+    x = rng.uniform(0, 1, (30, 1, 7, 7))
+    snn = nc.convert(net, timesteps=8, calibration_data=x)
+    assert sum(l.kind == "maxpool" for l in snn.layers) == 4  # each join pooled per branch, twice
+    np.testing.assert_allclose(snn.ann.forward(x), net.forward(x), atol=1e-12)
+    ref, res = (snn.run(x[:5], device=d, progress=False) for d in ("reference", "runtime"))
+    for p, q in zip(res.spike_counts, ref.spike_counts):
+        np.testing.assert_array_equal(p, q)
+    long = nc.convert(net, timesteps=256, calibration_data=x).run(x, device="reference", progress=False)
+    assert np.corrcoef(long.output.ravel(), net.forward(x).ravel())[0, 1] > 0.99
+
+
 @pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript_exporter", "dynamo_exporter"])
 def test_concatenation_from_onnx(dynamo, tmp_path):
     pytest.importorskip("onnx")

@@ -50,7 +50,11 @@ def _normalise(net: Graph) -> Graph:
     pooling acts on spikes: Conv -> MaxPool -> ReLU becomes Conv -> ReLU -> MaxPool. A MaxPool2d
     after a channel concatenation of spiking layers pools each of them (pooling is per channel):
     Concat(a, b) -> MaxPool becomes Concat(MaxPool(a), MaxPool(b)), one relay per branch."""
-    net = _pool_branches(net)
+    for _ in range(len(net.layers)):  # pooled joins can feed pools (GoogLeNet): until none is left
+        pooled = _pool_branches(net)
+        if pooled is net:
+            break
+        net = pooled
     replace = {}
     for k, layer in enumerate(net.layers):
         if not isinstance(layer, MaxPool2d) or _carries_spikes(net, net.inputs[k][0]):
@@ -62,35 +66,45 @@ def _normalise(net: Graph) -> Graph:
 
 
 def _pool_branches(net: Graph) -> Graph:
-    """Move each MaxPool2d that pools a Concat of spike-carrying layers (and is its only consumer) onto the
-    concatenated branches."""
-    moves = {}
-    for k, layer in enumerate(net.layers):
-        (src,) = net.inputs[k] if not isinstance(layer, Concat) and len(net.inputs[k]) == 1 else (None,)
-        if (isinstance(layer, MaxPool2d) and src is not None and src >= 0 and isinstance(net.layers[src], Concat)
-                and net.consumers(src) == [k] and len(net.shape_of(src)) == 3
-                and all(_carries_spikes(net, i) for i in net.inputs[src])):
-            moves[src] = k
-    if not moves:
+    """Each MaxPool2d that pools a channel Concat of spike-carrying layers becomes a Concat of the branches, each
+    pooled (the original Concat stays for its other consumers, as in GoogLeNet's inception blocks)."""
+    pools = {k: net.inputs[k][0] for k, layer in enumerate(net.layers)
+             if isinstance(layer, MaxPool2d) and net.inputs[k][0] >= 0
+             and isinstance(net.layers[net.inputs[k][0]], Concat) and len(net.shape_of(net.inputs[k][0])) == 3
+             and all(_carries_spikes(net, i) for i in net.inputs[net.inputs[k][0]])}
+    if not pools:
         return net
     layers, inputs, index = [], [], {-1: -1}
     for k, layer in enumerate(net.layers):
-        if k in moves:  # the concatenation is rebuilt where its pooling was
-            continue
-        if k in moves.values():
-            concat = next(c for c, pool in moves.items() if pool == k)
+        if k in pools:
             pooled = []
-            for i in net.inputs[concat]:
+            for i in net.inputs[pools[k]]:  # the concatenation's branches, each pooled
                 layers.append(layer)
                 inputs.append((index[i],))
                 pooled.append(len(layers) - 1)
-            layers.append(net.layers[concat])
+            layers.append(net.layers[pools[k]])
             inputs.append(tuple(pooled))
         else:
             layers.append(layer)
             inputs.append(tuple(index[i] for i in net.inputs[k]))
         index[k] = len(layers) - 1
-    return Graph(layers, net.input_shape, inputs)
+    unused = {index[c] for c in pools.values() if all(j in pools for j in net.consumers(c))}
+    graph = Graph if not unused else _graph_without(unused)
+    return graph(layers, net.input_shape, inputs)
+
+
+def _graph_without(dropped: set):
+    """A Graph constructor that leaves out the layers in ``dropped`` (which no layer reads)."""
+    def build(layers, input_shape, inputs):
+        kept, kept_inputs, index = [], [], {-1: -1}
+        for k, (layer, ins) in enumerate(zip(layers, inputs)):
+            if k in dropped:
+                continue
+            kept.append(layer)
+            kept_inputs.append(tuple(index[i] for i in ins))
+            index[k] = len(kept) - 1
+        return Graph(kept, input_shape, kept_inputs)
+    return build
 
 
 def _carries_spikes(net: Graph, node: int) -> bool:

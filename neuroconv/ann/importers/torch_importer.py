@@ -224,9 +224,10 @@ def _register_builtin():
     def _cat(args, kwargs, shape):
         tensors = args[0] if args else kwargs.get("tensors")
         dim = _bind(args, kwargs, ("dim",), {"dim": 0})["dim"]
-        if not isinstance(tensors, (list, tuple)) or len(tensors) < 2 or not all(_is_node(t) for t in tensors):
-            _unsupported("cat", "it concatenates constants or fewer than two tensors",
-                         "concatenate two or more tensors of the data path")
+        if not isinstance(tensors, (list, tuple)) or not tensors or not all(_is_node(t) for t in tensors):
+            _unsupported("cat", "it concatenates constants", "concatenate tensors of the data path")
+        if len(tensors) == 1:  # DenseNet's first layer of a block: cat([x]) is x
+            return BYPASS
         if not isinstance(dim, int) or dim % (len(shape) + 1) != 1:
             _unsupported("cat", f"along dim={dim} of tensors shaped (batch,) + {tuple(shape)}",
                          "concatenate along the channels (dim=1), as Inception, DenseNet and SqueezeNet do")
