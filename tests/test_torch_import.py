@@ -312,22 +312,27 @@ def _grouped_model():
     return model.eval()
 
 
+def _matches_and_runs(model, net, x, tmp_path):
+    """The imported ``net`` computes what ``model`` computes (also after an npz round trip), and converts into an
+    IF network whose Brian2 runtime counts equal the reference's. Returns torch's output."""
+    with torch.no_grad():
+        expected = model.double()(torch.from_numpy(x)).numpy()
+    assert np.abs(net.forward(x) - expected).max() < TOLERANCE
+    ann.save_npz(net, tmp_path / "net.npz")
+    assert np.abs(ann.from_npz(tmp_path / "net.npz").forward(x) - expected).max() < TOLERANCE
+    snn = nc.convert(net, timesteps=8, calibration_data=x)
+    ref, res = (snn.run(x[:6], device=d, progress=False) for d in ("reference", "runtime"))
+    for p, q in zip(res.spike_counts, ref.spike_counts):
+        np.testing.assert_array_equal(p, q)
+    return expected, snn
+
+
 def test_grouped_and_depthwise_convolutions(digits, tmp_path):
     model = _grouped_model()
     net = ann.from_torch(model, (1, 8, 8))
     assert [l.groups for l in net.layers if isinstance(l, ann.Conv2d)] == [1, 8, 2]
     x = digits[0][:200].reshape(-1, 1, 8, 8)
-    with torch.no_grad():
-        expected = model.double()(torch.from_numpy(x)).numpy()
-    assert np.abs(net.forward(x) - expected).max() < TOLERANCE
-    path = tmp_path / "grouped.npz"
-    ann.save_npz(net, path)
-    assert np.abs(ann.from_npz(path).forward(x) - expected).max() < TOLERANCE
-    snn = nc.convert(net, timesteps=8, calibration_data=x)
-    ref = snn.run(x[:6], device="reference", progress=False)
-    res = snn.run(x[:6], device="runtime", progress=False)
-    for a, b in zip(res.spike_counts, ref.spike_counts):
-        np.testing.assert_array_equal(a, b)
+    expected, snn = _matches_and_runs(model, net, x, tmp_path)
     # a depthwise 3x3 has 9 synapses per output neuron at most, not 9 x 8
     depthwise = snn.layers[1].pathways[0][0]
     assert np.diff(depthwise.indptr).max() == 9
@@ -449,15 +454,7 @@ def test_ceil_mode_pooling(source, digits, tmp_path):
         net = ann.from_onnx(tmp_path / "m.onnx")
     assert [l.ceil_mode for l in net.layers if isinstance(l, (ann.MaxPool2d, ann.AvgPool2d))] == [True, True]
     x = digits[0][:200].reshape(-1, 1, 8, 8)
-    with torch.no_grad():
-        expected = model.double()(torch.from_numpy(x)).numpy()
-    assert np.abs(net.forward(x) - expected).max() < TOLERANCE
-    ann.save_npz(net, tmp_path / "m.npz")
-    assert np.abs(ann.from_npz(tmp_path / "m.npz").forward(x) - expected).max() < TOLERANCE
-    snn = nc.convert(net, timesteps=8, calibration_data=x)
-    ref, res = (snn.run(x[:6], device=d, progress=False) for d in ("reference", "runtime"))
-    for p, q in zip(res.spike_counts, ref.spike_counts):
-        np.testing.assert_array_equal(p, q)
+    expected, _ = _matches_and_runs(model, net, x, tmp_path)
     long = nc.convert(net, timesteps=256, calibration_data=x).run(x[:100], device="reference", progress=False)
     assert np.corrcoef(long.output.ravel(), expected[:100].ravel())[0, 1] > 0.99
 
@@ -498,13 +495,7 @@ def test_concatenation_becomes_pathways(digits, tmp_path):
     net = ann.from_torch(model, (1, 8, 8))
     assert sum(isinstance(l, ann.Concat) for l in net.layers) == 3
     x = digits[0][:200].reshape(-1, 1, 8, 8)
-    with torch.no_grad():
-        expected = model.double()(torch.from_numpy(x)).numpy()
-    assert np.abs(net.forward(x) - expected).max() < TOLERANCE
-    path = tmp_path / "inception.npz"
-    ann.save_npz(net, path)
-    assert np.abs(ann.from_npz(path).forward(x) - expected).max() < TOLERANCE
-    snn = nc.convert(net, timesteps=8, calibration_data=x)
+    expected, snn = _matches_and_runs(model, net, x, tmp_path)
     # no population for a concatenation: the pooled join is one relay per branch, the next layers read
     # each branch through its own pathway (and the output the analog input through one more)
     assert [(l.kind, l.sources) for l in snn.layers] == [
@@ -513,10 +504,6 @@ def test_concatenation_becomes_pathways(digits, tmp_path):
         ("neuron", (0, 3)),                                    # residual sum after the join
         ("maxpool", (4,)), ("maxpool", (0,)),                  # the pooled join: one relay per branch
         ("neuron", (-1, 5, 6))]                                # the output reads the input and both relays
-    ref = snn.run(x[:6], device="reference", progress=False)
-    res = snn.run(x[:6], device="runtime", progress=False)
-    for p, q in zip(res.spike_counts, ref.spike_counts):
-        np.testing.assert_array_equal(p, q)
     long = nc.convert(net, timesteps=256, calibration_data=x).run(x[:100], device="reference", progress=False)
     assert np.corrcoef(long.output.ravel(), expected[:100].ravel())[0, 1] > 0.99
 
