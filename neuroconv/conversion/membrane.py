@@ -83,8 +83,8 @@ def calibrate_membrane(snn, calibration_data, progress: bool = True, batch_size:
                 bar.update(min(batch, n - start))
             layer = layers[k]
             error = (targets[k] - counts * layer.theta / T) / n  # per neuron, on the ANN scale
-            start = snn.neuron.start_v(layer)
-            layers[k] = dataclasses.replace(layer, v_init=snn.neuron.corrected_start(start, layer.theta, error, T))
+            before = snn.neuron.start_v(layer)
+            layers[k] = dataclasses.replace(layer, v_init=snn.neuron.corrected_start(before, layer.theta, error, T))
     return dataclasses.replace(snn, layers=tuple(layers))
 
 
@@ -92,6 +92,8 @@ def set_initial_v(snn, initial_v):
     """``snn`` with the given initial membranes (one array per :func:`calibrated_populations` entry, one
     value per neuron): how saved networks get theirs back."""
     todo = calibrated_populations(snn)
+    if isinstance(initial_v, (str, bytes)) or not np.iterable(initial_v):
+        raise NeuroconvError(f"initial_v must be a list of arrays, one per spiking neuron population, got {initial_v!r}.")
     values = list(initial_v)
     if len(values) != len(todo):
         raise NeuroconvError(f"initial_v has {len(values)} entries; this network has {len(todo)} spiking neuron "
