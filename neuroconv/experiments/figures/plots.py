@@ -177,8 +177,8 @@ def plot_accuracy_report(report):
             ax.axhline(100 * row["ann_accuracy"], label="ANN", **style.ANN)
             style.log2_axis(ax, steps)
             ax.set_xlabel("timesteps T (= latency)")
-            ax.set_ylabel(f"test accuracy (%), {n:,} images, ±1 s.e.")
-            ax.set_title(NAMES.get(row["model"], row["model"]))
+            ax.set_ylabel("test accuracy (%), ±1 s.e.")
+            ax.set_title(f"{NAMES.get(row['model'], row['model'])}, {n:,} test images")
             low = min(min(l.get_ydata()) for l in ax.get_lines() if len(l.get_ydata()) > 1)
             ax.set_ylim(max(0.0, low - 3), 100 * max(row["ann_accuracy"], 0) + 2)
         for ax in axes[len(rows):]:
