@@ -8,7 +8,7 @@ import numpy as np
 from brian2 import Quantity, ms, second
 
 from neuroconv._checks import real_array, require_memory
-from neuroconv.ann.layers import LINEAR_TYPES, Concat, Graph, MaxPool2d, ReLU, Sequential, rebuild
+from neuroconv.ann.layers import LINEAR_TYPES, Concat, Graph, MaxPool2d, ReLU, rebuild
 from neuroconv.conversion.calibration import calibrate, trained_threshold
 from neuroconv.conversion.network import READOUTS, SpikingLayer, SpikingNetwork
 from neuroconv.equations.model import check_timesteps
@@ -207,12 +207,12 @@ def convert(net: Graph, neuron=None, timesteps: int | None = None, calibration_d
         its own drive for T steps from the step its input first arrives; the run is longer by the
         output's latency (:mod:`neuroconv.conversion.delays`). IF and LIF models.
     initial_v : list, optional
-        ``IF(shift="calibrated")`` only: the initial membranes, one array per spiking neuron population
-        (one value per neuron), instead of calibrating them (saved networks use it). Without it that
-        model calibrates them on ``calibration_data`` at this T (:mod:`neuroconv.conversion.membrane`;
-        with ``thresholds`` given, the data then calibrate the membranes only).
+        Models with a calibrated start only (``IF(shift="calibrated")``, ``TPP(calibrated=True)``): the starts,
+        one array per spiking neuron population (one value per neuron), instead of measuring them (saved
+        networks use it). Without it such a model measures them on ``calibration_data`` at this T
+        (:mod:`neuroconv.conversion.membrane`; with ``thresholds`` given, the data then set the starts only).
     progress : bool
-        Show a progress bar while calibrating initial membranes.
+        Show a progress bar while calibrating starts.
     """
     from neuroconv.equations import IF, NeuronModel
 
@@ -291,15 +291,16 @@ def _start(snn, calibration_data, initial_v, progress):
 
     if not snn.neuron.calibrated_start:
         if initial_v is not None:
-            raise NeuroconvError(f"initial_v= sets the calibrated start of IF(shift='calibrated'); {snn.neuron!r} "
-                                 "starts every neuron from its own initial_v(theta).")
+            raise NeuroconvError(f"initial_v= sets the calibrated start of IF(shift='calibrated') or "
+                                 f"TPP(calibrated=True); {snn.neuron!r} starts every neuron from its own "
+                                 "initial_v(theta).")
         return snn
     if initial_v is not None:
         return set_initial_v(snn, initial_v)
     if calibration_data is None:
         raise NeuroconvError(f"{snn.neuron!r} calibrates each neuron's initial membrane on sample inputs: pass "
-                             "calibration_data (with thresholds=[...] too if you have them), or use IF() for "
-                             "Deng & Gu's theta/2 start.")
+                             "calibration_data (with thresholds=[...] too if you have them), or leave the start "
+                             "uncalibrated (IF(): Deng & Gu's theta/2 start).")
     return calibrate_membrane(snn, calibration_data, progress=progress)
 
 
