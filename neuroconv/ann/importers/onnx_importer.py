@@ -184,7 +184,7 @@ def _add(node, attrs, tensors, constants, shape):
 @_op("Concat")
 def _concat(node, attrs, tensors, constants, shape):
     if len(tensors) != len([n for n in node.input if n]) or len(tensors) < 2:
-        _fail(node, "it concatenates constants with data", "concatenate data tensors only")
+        _fail(node, "it concatenates constants, or fewer than two data tensors", "concatenate data tensors only")
     axis = int(attrs.get("axis", 1))
     if axis % (len(shape) + 1) != 1:
         _fail(node, f"axis={axis} of tensors shaped (batch,) + {tuple(shape)}", "concatenate along the channels "

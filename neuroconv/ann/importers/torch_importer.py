@@ -120,14 +120,15 @@ def _register_builtin():
 
     @register_module(nn.AdaptiveAvgPool2d)
     def _adaptive(m, shape):
-        return _adaptive_avg(m.output_size, shape)
+        kernel = _adaptive_kernel(m.output_size, shape)
+        return AvgPool2d(kernel, kernel)
 
     @register_module(nn.AdaptiveMaxPool2d)
     def _adaptive_max(m, shape):
         if m.return_indices:
             _unsupported("adaptive max pooling", "return_indices=True", "pool without indices")
-        pool = _adaptive_avg(m.output_size, shape)
-        return MaxPool2d(pool.kernel_size, pool.stride)
+        kernel = _adaptive_kernel(m.output_size, shape)
+        return MaxPool2d(kernel, kernel)
 
     @register_module(nn.Flatten)
     def _flatten(m, shape):
@@ -194,7 +195,8 @@ def _register_builtin():
                          v["divisor_override"])
 
     def _adaptive_fn(args, kwargs, shape):
-        return _adaptive_avg(_bind(args, kwargs, ("output_size",), {})["output_size"], shape)
+        kernel = _adaptive_kernel(_bind(args, kwargs, ("output_size",), {})["output_size"], shape)
+        return AvgPool2d(kernel, kernel)
 
     FUNCTION_CONVERTERS[F.max_pool2d] = _max_pool_fn
     FUNCTION_CONVERTERS[F.avg_pool2d] = _avg_pool_fn
@@ -317,17 +319,16 @@ def _avg_pool(kernel, stride, padding, ceil_mode, count_include_pad, divisor_ove
     return AvgPool2d(kernel, kernel if stride is None or stride == [] else stride, padding, ceil_mode=bool(ceil_mode))
 
 
-def _adaptive_avg(output_size, shape):  # the windows of adaptive pooling over a divisible input
+def _adaptive_kernel(output_size, shape) -> tuple:
+    """The window (= stride) of adaptive pooling to ``output_size`` over an input ``shape`` it divides."""
     out = _pair(output_size)
     if len(shape) != 3:
-        _unsupported("adaptive average pooling", f"input {tuple(shape)} is not an image (C, H, W)",
-                     "pool image tensors only")
+        _unsupported("adaptive pooling", f"input {tuple(shape)} is not an image (C, H, W)", "pool image tensors only")
     out = tuple(shape[1 + i] if o is None else int(o) for i, o in enumerate(out))
     if any(s % o for s, o in zip(shape[1:], out)):
-        _unsupported("adaptive average pooling", f"input {tuple(shape)} does not divide into {out}",
+        _unsupported("adaptive pooling", f"input {tuple(shape)} does not divide into {out}",
                      "use an output size that divides the input size (e.g. 1 for global pooling)")
-    kernel = tuple(s // o for s, o in zip(shape[1:], out))
-    return AvgPool2d(kernel, kernel)
+    return tuple(s // o for s, o in zip(shape[1:], out))
 
 
 def _is_node(value) -> bool:

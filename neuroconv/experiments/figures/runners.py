@@ -98,7 +98,7 @@ def misalignment_report(networks, x_train, x_test, y_test, timesteps, repeats, s
         tpp_snn = convert(net, neuron=TPP() if tpp is None else tpp, timesteps=timesteps[0], calibration_data=x_train,
                           method=method)
         for row in result["rows"]:
-            row["if_latency_steps"] = row["timesteps"]  # IF reads out after T
+            row["if_latency_steps"] = snn.neuron.run_steps(row["timesteps"], snn.n_spiking)
             row["tpp_latency_steps"] = tpp_snn.with_timesteps(row["timesteps"]).latency_steps
         report["networks"][name] = result
     return report
