@@ -91,7 +91,7 @@ from neuroconv import ann, equations
 from neuroconv.conversion import SpikingLayer, SpikingNetwork, calibrate, convert
 from neuroconv.conversion.converter import load_network
 from neuroconv.conversion.delays import Delays
-from neuroconv.conversion.nir_export import to_nir
+from neuroconv.conversion.nir_export import portable_input, to_nir
 from neuroconv.equations import NeuronModel
 from neuroconv.errors import NeuroconvError, NeuroconvWarning
 from neuroconv.experiments import datasets
@@ -106,4 +106,4 @@ _install_excepthook()  # a NeuroconvError shows as Python's plain error, not Bri
 
 __all__ = ["ann", "datasets", "equations", "NeuronModel", "calibrate", "convert", "SpikingNetwork", "SpikingLayer",
            "Device", "DEVICES", "register_device", "NeuroconvError", "NeuroconvWarning", "SimulationResult",
-           "LayerSpikes", "load_network", "to_nir", "Delays", "__version__"]
+           "LayerSpikes", "load_network", "to_nir", "portable_input", "Delays", "__version__"]

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from brian2 import ms
 
 import neuroconv as nc
 from neuroconv import ann
@@ -84,3 +85,81 @@ def test_nir_errors_are_clear():
     graph = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
     with pytest.raises(nc.NeuroconvError, match="'lif' is a leaky LIF.*SpikingNetwork.from_nir"):
         ann.from_nir(graph)
+
+
+def _plain_nir_run(graph, frames):
+    """A plain simulation of NIR's semantics from the graph's parameters alone (no metadata): each step, nodes in
+    order; an IF/LIF without leak adds ``r`` (IF) or ``r dt / tau`` (LIF at snnTorch's dt) times its input, spikes
+    where ``v > v_threshold`` and resets to ``v_reset``. Returns each spiking node's counts and the summed output."""
+    from neuroconv.ann.importers.nir_importer import _topological
+    from neuroconv.conversion.nir_export import SNNTORCH_DT
+
+    order, incoming = _topological(graph)
+    v, counts, total = {}, {}, 0.0
+    for t in range(frames.shape[1]):
+        values = {}
+        for name in order:
+            node = graph.nodes[name]
+            kind = type(node).__name__
+            ins = sum(values[src] for src in incoming[name]) if incoming[name] else None
+            if kind == "Input":
+                values[name] = frames[:, t]
+            elif kind == "Affine":
+                values[name] = ins @ node.weight.T + node.bias
+            elif kind in ("IF", "LIF"):
+                gain = node.r if kind == "IF" else node.r * SNNTORCH_DT / node.tau
+                v[name] = v.get(name, 0.0) + gain * ins
+                spikes = v[name] > node.v_threshold
+                v[name] = np.where(spikes, node.v_reset, v[name])
+                counts[name] = counts.get(name, 0) + spikes
+                values[name] = spikes.astype(float)
+            elif kind == "Output":
+                total = total + ins
+    return counts, total
+
+
+@pytest.mark.parametrize("shift", [True, False, "calibrated"])
+@pytest.mark.parametrize("node", ["IF", "LIF"])
+def test_portable_export_needs_no_metadata(shift, node, demo_net, digits, tmp_path):
+    """to_nir(portable=True): thresholds 1, the start as a pre-charge channel, no metadata; a plain simulation of
+    the file and SpikingNetwork.from_nir reproduce every spike of the IF(reset="zero") network."""
+    x_train, x_test, _, _ = digits
+    T = 12
+    snn = nc.convert(demo_net, neuron=IF(reset="zero", shift=shift), timesteps=T, calibration_data=x_train[:300])
+    nir.write(tmp_path / "p.nir", nc.to_nir(snn, portable=True, spiking_node=node))
+    graph = nir.read(tmp_path / "p.nir")
+    assert not any(getattr(n, "metadata", None) for n in graph.nodes.values())
+    spiking = [n for n in graph.nodes.values() if type(n).__name__ == node]
+    assert len(spiking) == len(snn.layers) - 1 and all(np.all(n.v_threshold == np.float32(1) - 2.0 ** -24) for n in spiking)
+    frames = nc.portable_input(snn, x_test[:60])
+    assert frames.shape == (60, T, 64 + (shift is not False))
+    ref = snn.run(x_test[:60], device="reference", progress=False)
+    counts, total = _plain_nir_run(graph, frames)
+    for k, layer in enumerate(snn.layers[:-1]):
+        np.testing.assert_array_equal(counts[layer.name], ref.spike_counts[k])
+    np.testing.assert_allclose(total / T, ref.output, atol=1e-10)
+    back = nc.SpikingNetwork.from_nir(tmp_path / "p.nir", dt=0.1 * ms, timesteps=T)
+    res = back.run(frames, device="reference", progress=False)
+    for a, b in zip(res.spike_counts, ref.spike_counts):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(res.output, ref.output, atol=1e-10)
+
+
+def test_portable_export_of_a_residual_cnn_and_its_refusals():
+    net = residual_avgpool_net()
+    x = RNG.uniform(0, 1, (10, 1, 4, 4))
+    snn = nc.convert(net, neuron=IF(reset="zero"), timesteps=20, calibration_data=x)
+    graph = nc.to_nir(snn, portable=True)
+    assert sorted(a for a, b in graph.edges if b == "layer2") == ["layer0_to_layer2", "layer1_to_layer2",
+                                                                   "precharge_layer2"]
+    counts, total = _plain_nir_run(graph, nc.portable_input(snn, x))
+    ref = snn.run(x, device="reference", progress=False)
+    for k, layer in enumerate(snn.layers[:-1]):
+        np.testing.assert_array_equal(counts[layer.name], ref.spike_counts[k])
+    np.testing.assert_allclose(total / 20, ref.output, atol=1e-10)
+    with pytest.raises(nc.NeuroconvError, match="cannot say 'subtract the threshold.*IF\\(reset='zero'\\)"):
+        nc.to_nir(nc.convert(net, timesteps=20, calibration_data=x), portable=True)
+    with pytest.raises(nc.NeuroconvError, match="spiking_node must be 'IF' or 'LIF'"):
+        nc.to_nir(snn, portable=True, spiking_node="LI")
+    with pytest.raises(nc.NeuroconvError, match="images of shape \\(batch, 1, 4, 4\\)"):
+        nc.portable_input(snn, np.zeros((3, 16)))

@@ -278,3 +278,38 @@ def test_sinabs_graph_with_subtract_reset_runs_as_sinabs_does():
     snn = nc.SpikingNetwork.from_nir(graph, dt=1 * ms, timesteps=T, reset="subtract")
     out = snn.run(x, device="reference", progress=False).output
     assert np.abs(out - expected).max() < 1e-6  # float32 in Sinabs: measured 5.5e-8
+
+
+def test_portable_export_runs_in_snntorch_spike_for_spike(tmp_path):
+    """``to_nir(snn, portable=True, spiking_node="LIF")`` read by snnTorch's own ``import_from_nir``: every hidden
+    spike of the converted IF(reset="zero") network (theta/2 start as the pre-charge channel), and the readout
+    (the summed output over T) to float32 precision."""
+    from snntorch.import_nir import import_from_nir
+
+    from neuroconv.equations import IF
+    from neuroconv.experiments.demo import load_digits_split, shipped_digits_mlp
+
+    x_train, x_test, _, _ = load_digits_split()
+    T = 16
+    snn = nc.convert(shipped_digits_mlp(), neuron=IF(reset="zero"), timesteps=T, calibration_data=x_train)
+    nir.write(tmp_path / "p.nir", nc.to_nir(snn, portable=True, spiking_node="LIF"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        module = import_from_nir(nir.read(tmp_path / "p.nir"))
+    frames = np.moveaxis(nc.portable_input(snn, x_test[:100]), 1, 0)
+    neurons = dict((name, m) for name, m in module.named_modules() if isinstance(m, snntorch.SpikingNeuron))
+    assert sorted(neurons) == [layer.name for layer in snn.layers[:-1]]
+    hidden = snntorch_spikes(module, frames)  # the Leaky modules in module order
+    outputs = []
+    with torch.no_grad():
+        for m in neurons.values():
+            m.mem = torch.zeros(0)
+        for frame in frames:
+            out = module(torch.as_tensor(frame, dtype=torch.float32))
+            outputs.append((out[0] if isinstance(out, tuple) else out).numpy())
+    ref = snn.run(x_test[:100], device="reference", progress=False)
+    for spikes, layer in zip(hidden, neurons):
+        k = [la.name for la in snn.layers].index(layer)
+        assert ref.spike_counts[k].sum() > 1000
+        np.testing.assert_array_equal(spikes.sum(0), ref.spike_counts[k])
+    assert np.abs(np.sum(outputs, 0) / T - ref.output).max() < 1e-5  # float32 in snnTorch: measured 2.1e-6
