@@ -582,3 +582,24 @@ def test_onnx_built_by_hand(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"\x00not a protobuf" * 10)
     with pytest.raises(nc.NeuroconvError, match="cannot parse"):
         ann.from_onnx(tmp_path / "junk.onnx")
+
+
+class _ChannelShuffle(nn.Module):
+    """ShuffleNet's channel shuffle: sizes read with x.size(), arithmetic on them, a 5-D view."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        b, c, h, w = x.size()
+        x = x.view(b, 2, c // 2, h, w).transpose(1, 2).contiguous()
+        return x.view(b, -1)
+
+
+def test_size_arithmetic_reaches_the_real_refusal():
+    """Arithmetic on x.size() is not a layer; the refusal is the 5-D view's, and it says what it is."""
+    with pytest.raises(nc.NeuroconvError, match=r"\.view\(\) \(node view\): view/reshape: to 5 dimensions .*channel "
+                                                r"shuffle.*only x\.view\(x\.size\(0\), -1\)"):
+        ann.from_torch(_ChannelShuffle(), (1, 4, 4))

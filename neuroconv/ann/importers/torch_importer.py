@@ -248,7 +248,10 @@ def _register_builtin():
         rest = [t for t in target[1:]]
         if len(target) == 2 and (rest == [-1] or rest == [int(np.prod(shape))]):
             return Flatten()
-        _unsupported("view/reshape", f"to {target}", "only x.view(x.size(0), -1) (a flatten) converts")
+        shuffle = " (channel groups, as in ShuffleNet's channel shuffle: no channel permutation layer yet)" \
+            if len(target) > 4 else ""
+        _unsupported("view/reshape", f"to {len(target)} dimensions {target}{shuffle}",
+                     "only x.view(x.size(0), -1) (a flatten) converts")
 
     METHOD_CONVERTERS["view"] = METHOD_CONVERTERS["reshape"] = _view
     FUNCTION_CONVERTERS[torch.reshape] = _view
@@ -397,6 +400,9 @@ def from_torch(model, input_shape, check: bool = True, tolerance: float = 1e-4) 
         if not tensor_args:  # torch.cat takes its tensors as a list
             tensor_args = [a for arg in node.args if isinstance(arg, (list, tuple)) for a in arg
                            if _is_node(a) and isinstance(env.get(a), int)]
+        if not tensor_args and any(env.get(a) == "shape" for a in node.all_input_nodes):
+            env[node] = "shape"  # arithmetic on sizes (``b, c, h, w = x.size()``; ``c // groups``)
+            continue
         if not tensor_args:
             _unsupported(f"node {node.name} ({node.op} {node.target})", "it takes no tensor input",
                          "only layers applied to the input's data path convert")
