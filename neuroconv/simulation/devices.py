@@ -94,6 +94,8 @@ BYTES_PER_SYNAPSE = 25
 STANDALONE_SYNAPSES_PER_BUILD = 65536
 #: Most images one standalone binary run simulates (its inputs and per-round records are files).
 MAX_IMAGES_PER_RUN = 8192
+#: Most bytes of round images one binary run reads: every run writes the compiled size, zeros past its rounds.
+MAX_INPUT_BYTES_PER_RUN = 16 * 2**20
 
 
 def estimate_resources(snn, batch_size: int, rounds: int = 1) -> dict:
@@ -162,6 +164,25 @@ def _choose_rounds(snn, dev, n_images, batch_size, rounds):
     n_batches = -(-n_images // n_copies)
     n_runs = -(-n_batches // max(1, MAX_IMAGES_PER_RUN // n_copies))
     return batch_size, -(-n_batches // n_runs)  # as many rounds per run as keeps the runs equal
+
+
+def _standalone_plan(snn, batch_size, rounds, max_synapses):
+    """Copies per round and most rounds per binary run of a C++ standalone build: from the network alone,
+    never from the number of images, so one binary serves every call (a run simulates the rounds its images
+    need, padding the last one)."""
+    if rounds is not None:
+        rounds = _positive_int("rounds", rounds)
+    if snn.delays is not None and rounds is not None and rounds > 1:
+        raise NeuroconvError(f"rounds={rounds}: a network with synaptic delays runs one round per binary run "
+                             "(spikes in flight would cross into the next round); leave rounds out.")
+    if batch_size is None:
+        batch_size = int(max(1, STANDALONE_SYNAPSES_PER_BUILD // max(snn.n_synapses, 1)))
+    n_copies = _choose_batch(snn, _positive_int("batch_size", batch_size), batch_size, max_synapses)
+    if rounds is None:
+        n_in = int(np.prod(snn.ann.input_shape))
+        rounds = 1 if snn.delays is not None else int(max(1, min(MAX_IMAGES_PER_RUN // n_copies,
+                                                                   MAX_INPUT_BYTES_PER_RUN // (8 * n_in * n_copies))))
+    return n_copies, rounds
 
 
 def _choose_batch(snn, n_images, batch_size, max_synapses):
@@ -255,9 +276,12 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None
                    "run fewer images per call.")
     if not dev.synapses:
         max_synapses = float("inf")  # the reference holds activations, not synapses
-    batch_size, rounds = _choose_rounds(snn, dev, n, batch_size, rounds)
-    n_copies = _choose_batch(snn, n, batch_size, max_synapses)
-    rounds = min(rounds, -(-n // n_copies))
+    if dev.standalone and dev.multiplexed:
+        n_copies, rounds = _standalone_plan(snn, batch_size, rounds, max_synapses)
+    else:
+        batch_size, rounds = _choose_rounds(snn, dev, n, batch_size, rounds)
+        n_copies = _choose_batch(snn, n, batch_size, max_synapses)
+        rounds = min(rounds, -(-n // n_copies))
     if dev.synapses:
         check_resources(snn, dev, n_copies, rounds, build_directory)
     t0 = time.perf_counter()

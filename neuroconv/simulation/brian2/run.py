@@ -96,8 +96,12 @@ def _per_round(values: np.ndarray, n_copies: int, size: int, rounds: int, n_imag
     return values.reshape(rounds * n_copies, size)[:n_images]
 
 
-def read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, rounds: int = 1) -> BatchResult:
-    """Counts, spikes and readout of the first ``n_images`` images after a run (images numbered from 0)."""
+def read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, rounds: int = 1,
+                 multiplexed: bool | None = None) -> BatchResult:
+    """Counts, spikes and readout of the first ``n_images`` images after a run of ``rounds`` rounds (images
+    numbered from 0). ``multiplexed``: the network was built for rounds (default: ``rounds > 1``), so its
+    counts are in the per-round monitors even after a run of one round."""
+    multiplexed = rounds > 1 if multiplexed is None else multiplexed
     counts, spikes = [], []
     dt, T = float(snn.dt), snn.run_steps
     out_counts = first_step = v = None
@@ -105,7 +109,7 @@ def read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, ro
         if not layer.spiking:
             continue
         is_output = layer is snn.output_layer
-        if rounds == 1:
+        if not multiplexed:
             count = np.asarray(net[f"{layer.name}_spikes"].count[:], dtype=np.int64)
             count = count.reshape(n_copies, layer.size)[:n_images]
         else:
@@ -128,7 +132,7 @@ def read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, ro
             counts.append(count)
     out = snn.output_layer
     if not out.spiking:
-        if rounds == 1:
+        if not multiplexed:
             v = np.asarray(net[out.name].v[:], dtype=np.float64).reshape(n_copies, out.size)[:n_images]
         else:
             v = _per_round(np.asarray(net[f"{out.name}_rounds"].v[:], dtype=np.float64), n_copies, out.size, rounds,

@@ -3,6 +3,8 @@
 
 Time-multiplexed runs (``rounds > 1``, C++ standalone) simulate many inferences of a small
 batch one after the other in one binary run (see :func:`neuroconv.simulation.brian2.build.build_network`).
+C++ standalone keeps each built project ready in the process (:mod:`neuroconv.simulation.brian2.program`):
+a later call with the same network runs the binary straight away, for any number of images.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import subprocess
 import tempfile
 import time
 
+import numpy as np
+
 from neuroconv.errors import NeuroconvError
-from neuroconv.simulation.brian2 import build_cache
+from neuroconv.simulation.brian2 import build_cache, program
 from neuroconv.simulation.brian2.build import build_network, set_image_base
 from neuroconv.simulation.brian2.run import _chunks, _padded_input, read_results
 from neuroconv.simulation.result import BatchResult
@@ -73,13 +77,21 @@ def _duration(snn, rounds: int):
     return (snn.run_steps * rounds + (rounds > 1)) * snn.dt
 
 
-def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_cache=True, seed=0, rounds=1):
+#: The progress bar's words while a project compiles.
+COMPILING = "compiling the C++ standalone project for this network (first run only)"
+
+
+def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_cache=True, seed=0, rounds=1,
+                     on_compile=None):
     """Generate and compile the project for ``n_copies`` images (times ``rounds``, see :func:`build_network`);
     must run inside :func:`standalone_device`.
 
     With ``use_cache`` the binary comes from :mod:`neuroconv.build_cache` when identical
     sources were compiled before (any process), and is published there otherwise. ``seed``
     (stochastic models) goes into the data files, not the code, so seeds share a binary.
+    Time-multiplexed C++ projects take their run length on the command line
+    (:func:`neuroconv.simulation.brian2.program.patch_duration`). ``on_compile()`` is called before the
+    compiler starts (not when the binary comes from the cache).
 
     Returns the ``brian2.Network`` (whose variables ``device.run`` fills) and the build time in s.
     """
@@ -99,8 +111,12 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
         from neuroconv.simulation.brian2 import cuda
 
         cuda.patch_makefile(directory)
+    elif rounds > 1:
+        program.patch_duration(directory)
     key = build_cache.source_digest(directory, device_name) if use_cache else None
     if key is None or not build_cache.fetch(key, directory):
+        if on_compile is not None:
+            on_compile()
         _compile(device, directory, device_name)
         if key is not None:
             build_cache.publish(key, directory)
@@ -140,8 +156,100 @@ def run_standalone(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, s
     """Standalone (C++ or CUDA): generate and compile once, then run the binary with new inputs until every
     image is done, ``n_copies * rounds`` images per binary run (``rounds`` inferences one after the other).
 
-    Returns the merged results and the build time in seconds.
+    Returns the merged results and the build time in seconds (0 when this process had the program ready).
     """
+    if device_name != "cpp_standalone":
+        return _run_through_brian2(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed, build_directory,
+                                   device_name, compute_capability, cache, keep_build)
+    prog, build_time = _program(snn, n_copies, rounds, record_spikes, progress_bar, seed, build_directory, cache,
+                                keep_build)
+    parts = []
+    for start, stop in _chunks(x_flat.shape[0], n_copies * rounds):
+        used = -(-(stop - start) // n_copies)  # rounds this binary run needs
+        files = prog.run(x_flat[start:stop], start, used)
+        parts.append((start, read_results(snn, files, stop - start, n_copies, record_spikes, used,
+                                          multiplexed=rounds > 1)))
+        progress_bar.update(stop - start)
+    return BatchResult.merge(parts), build_time
+
+
+def _program(snn, n_copies, rounds, record_spikes, progress_bar, seed, build_directory, cache, keep_build):
+    """The ready program for this network and plan (built now, or earlier in this process) and the seconds
+    spent building it now."""
+    key = (program.fingerprint(snn), n_copies, rounds, bool(record_spikes), seed,
+           None if build_directory is None else os.path.abspath(os.fspath(build_directory)))
+    ready = program.recall(key) if cache else None
+    if ready is not None:
+        return ready, 0.0
+    own_dir = build_directory is None
+    directory = tempfile.mkdtemp(prefix="neuroconv_cpp_standalone_") if own_dir else os.fspath(build_directory)
+    label = getattr(progress_bar, "desc", None)  # a disabled tqdm has none
+
+    def describe(text):
+        if label is not None:
+            progress_bar.set_description_str(text)
+
+    def compiling():
+        describe(f"{label}: {COMPILING}")
+
+    try:
+        with standalone_device("cpp_standalone", directory) as device:
+            net, build_time = build_standalone(snn, n_copies, record_spikes, "cpp_standalone", directory, cache, seed,
+                                               rounds, on_compile=compiling)
+            prog = _describe(snn, net, device, directory, n_copies, rounds, record_spikes, own_dir and not keep_build)
+    except BaseException:
+        if own_dir:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
+    finally:
+        describe(label)
+    prog.build_time = build_time
+    if cache:
+        program.remember(key, prog)
+    elif own_dir and not keep_build:  # not kept: removed when the object goes
+        import weakref
+
+        weakref.finalize(prog, shutil.rmtree, directory, True)
+    return prog, build_time
+
+
+def _describe(snn, net, device, directory, n_copies, rounds, record_spikes, own_directory):
+    """What :class:`program.Program` needs to know of the generated project (see its module docstring)."""
+    from brian2 import prefs
+
+    n_in = int(np.prod(snn.ann.input_shape))
+    if rounds > 1:
+        images = net["input"].namespace["neuroconv_images"]
+        input_name, input_shape = f"{images.name}.values", (rounds, n_in * n_copies)
+    else:
+        input_name, input_shape = "input.ann_input", (n_in * n_copies,)
+    wanted = []
+    for layer in snn.layers:
+        if layer.spiking:
+            if rounds > 1:
+                wanted.append((f"{layer.name}_rounds", "spike_count", layer.size * n_copies))
+            else:
+                wanted.append((f"{layer.name}_spikes", "count", 0))
+            if record_spikes or layer is snn.output_layer:
+                wanted += [(f"{layer.name}_spikes", "i", 0), (f"{layer.name}_spikes", "t", 0)]
+    out = snn.output_layer
+    if not out.spiking:
+        wanted.append((f"{out.name}_rounds", "v", out.size * n_copies) if rounds > 1 else (out.name, "v", 0))
+    arrays = {}
+    for obj, attribute, columns in wanted:
+        var = net[obj].variables[attribute]
+        arrays[(obj, attribute)] = (device.get_array_filename(var), var.dtype, columns)
+    bases = tuple(f"{layer.name}.image_base" for layer in snn.layers
+                  if "image_base" in net[layer.name].variables)
+    environment = {str(k): str(v) for k, v in prefs["devices.cpp_standalone.run_environment_variables"].items()}
+    return program.Program(directory=directory, n_copies=n_copies, rounds=rounds, input_name=input_name,
+                           input_shape=input_shape, image_base_names=bases, arrays=arrays, dt=float(snn.dt),
+                           run_steps=snn.run_steps, own_directory=own_directory, environment=environment)
+
+
+def _run_through_brian2(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed, build_directory,
+                        device_name, compute_capability, cache, keep_build):
+    """CUDA: Brian2's own ``device.run`` for every binary run (brian2cuda's project layout differs)."""
     own_dir = build_directory is None
     directory = tempfile.mkdtemp(prefix=f"neuroconv_{device_name}_") if own_dir else os.fspath(build_directory)
     try:
