@@ -273,10 +273,13 @@ def _run(args) -> int:
               "ann_accuracy": float(np.mean(ann_pred == y)),
               "agreement_with_ann": float(np.mean(res.predictions == ann_pred)),
               "spikes_per_image": float(sum(c.sum() for c in res.spike_counts) / len(x)),
-              "wall_s": round(res.wall_time, 3), "build_s": round(res.build_time, 3)}
+              "wall_s": round(res.wall_time, 3), "build_s": round(res.build_time, 3),
+              "simulation_s": round(res.simulation_time, 3), "images_per_s": round(res.images_per_second, 1)}
+    build = f" (+ {report['build_s']:.2f} s building)" if res.build_time > 0 else ""
     print(f"{args.network} on {args.dataset} ({len(x)} test images, {res.device}, T={snn.timesteps}): "
           f"accuracy {100 * report['accuracy']:.2f}% (ANN {100 * report['ann_accuracy']:.2f}%), "
-          f"{report['spikes_per_image']:.0f} spikes/image, {report['wall_s']:.2f} s")
+          f"{report['spikes_per_image']:.0f} spikes/image, simulated in {report['simulation_s']:.2f} s "
+          f"({report['images_per_s']:.0f} images/s){build}")
     if args.out:
         with open(args.out, "w") as fh:
             json.dump(report, fh, indent=2)

@@ -166,6 +166,19 @@ def _choose_rounds(snn, dev, n_images, batch_size, rounds):
     return batch_size, -(-n_batches // n_runs)  # as many rounds per run as keeps the runs equal
 
 
+def _threads(dev, threads):
+    """``threads=`` of a C++ standalone run (OpenMP): a positive int, default 1; None elsewhere.
+
+    One thread is the default because it was the fastest measured here: on 2 cores, 2 OpenMP threads ran the
+    digits MLP at 0.6x and the digits CNN far slower than one thread, the small per-step work of a round not
+    paying for the threads' synchronisation (``benchmarks/bench_speed.py --threads 1 2``)."""
+    if dev.name != "cpp_standalone":
+        if threads is not None:
+            raise NeuroconvError(f"threads={threads!r} applies to device='cpp_standalone' only (OpenMP).")
+        return None
+    return 1 if threads is None else _positive_int("threads", threads)
+
+
 def _standalone_plan(snn, batch_size, rounds, max_synapses):
     """Copies per round and most rounds per binary run of a C++ standalone build: from the network alone,
     never from the number of images, so one binary serves every call (a run simulates the rounds its images
@@ -236,9 +249,10 @@ def resolve_codegen_target(codegen_target, dev):
 
 def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None, record_spikes=True,
                   progress=True, max_synapses=DEFAULT_MAX_SYNAPSES, record_margin=False, build_directory=None,
-                  compute_capability=None, cache=True, seed=None, rounds=None, check_range=True):
+                  compute_capability=None, cache=True, seed=None, rounds=None, check_range=True, threads=None):
     """Validate everything, then simulate on the chosen device (see SpikingNetwork.run)."""
     dev = Device.parse(device)
+    threads = _threads(dev, threads)
     codegen_target = resolve_codegen_target(codegen_target, dev)
     if codegen_target not in _TARGETS:
         raise NeuroconvError(f"codegen_target must be one of {_TARGETS}, got {codegen_target!r}.")
@@ -291,7 +305,7 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None
         batch, build_time = dev.run(snn, x_flat, n_copies, rounds, record_spikes, bar, seed=seed,
                                     codegen_target=codegen_target, record_margin=record_margin,
                                     build_directory=build_directory, compute_capability=compute_capability,
-                                    cache=cache)
+                                    cache=cache, **({"threads": threads} if threads is not None else {}))
     return SimulationResult(
         output=batch.output, spike_counts=batch.spike_counts, layer_names=[l.name for l in snn.hidden_layers],
         timesteps=snn.timesteps, run_steps=snn.run_steps, dt=snn.dt, device=label, spikes=batch.spikes,

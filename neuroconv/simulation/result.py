@@ -50,7 +50,8 @@ class SimulationResult:
         Names of the spiking hidden layers (the Brian2 group names).
     timesteps, dt, device : the run's settings (``timesteps``: T, see ``neuroconv.convert``);
         ``run_steps`` the length of the run in timesteps; ``wall_time`` the seconds it took
-        (``build_time`` the part spent building/compiling, where that applies).
+        (``build_time`` the part spent building/compiling, where that applies; ``simulation_time`` the rest,
+        and ``images_per_second`` the images per second of simulation).
     output_spike_counts : int ndarray (batch, n_out) or None
         With the spike-count readout, the output layer's counts.
     threshold_margin : list of ndarrays or None
@@ -90,6 +91,16 @@ class SimulationResult:
     @property
     def batch_size(self) -> int:
         return self.output.shape[0]
+
+    @property
+    def simulation_time(self) -> float:
+        """Seconds of the call not spent building or compiling: ``wall_time - build_time``."""
+        return self.wall_time - self.build_time
+
+    @property
+    def images_per_second(self) -> float:
+        """Images per second of simulation (``simulation_time``; a compile does not count)."""
+        return self.batch_size / self.simulation_time if self.simulation_time > 0 else float("inf")
 
     def accuracy(self, labels) -> float:
         """Fraction of predictions equal to ``labels``."""

@@ -42,11 +42,12 @@ def _holds_user_objects(device) -> bool:
 
 
 @contextlib.contextmanager
-def standalone_device(device_name: str, directory, compute_capability=None):
-    """Activate a standalone device for one build in ``directory``; always return to runtime mode after."""
+def standalone_device(device_name: str, directory, compute_capability=None, threads=1):
+    """Activate a standalone device for one build in ``directory`` (C++: with ``threads`` OpenMP threads, 1 for
+    none); always return to runtime mode after."""
     import gc
 
-    from brian2 import device, get_device, set_device
+    from brian2 import device, get_device, prefs, set_device
     from brian2.devices.device import reset_device, runtime_device
 
     active = get_device()
@@ -65,9 +66,12 @@ def standalone_device(device_name: str, directory, compute_capability=None):
 
         cuda.configure(directory, compute_capability=compute_capability)
     set_device(device_name, directory=directory, build_on_run=False, with_output=False)
+    previous = prefs.devices.cpp_standalone.openmp_threads
+    prefs.devices.cpp_standalone.openmp_threads = 0 if threads == 1 else int(threads)
     try:
         yield device
     finally:
+        prefs.devices.cpp_standalone.openmp_threads = previous
         device.reinit()
         reset_device()
 
@@ -152,9 +156,11 @@ def _compile(device, directory, device_name):
 
 
 def run_standalone(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed=0, build_directory=None,
-                   device_name="cpp_standalone", compute_capability=None, cache=True, keep_build=False, **_):
+                   device_name="cpp_standalone", compute_capability=None, cache=True, keep_build=False, threads=1,
+                   **_):
     """Standalone (C++ or CUDA): generate and compile once, then run the binary with new inputs until every
     image is done, ``n_copies * rounds`` images per binary run (``rounds`` inferences one after the other).
+    ``threads``: OpenMP threads of a C++ standalone binary (1: no OpenMP).
 
     Returns the merged results and the build time in seconds (0 when this process had the program ready).
     """
@@ -162,7 +168,7 @@ def run_standalone(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, s
         return _run_through_brian2(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed, build_directory,
                                    device_name, compute_capability, cache, keep_build)
     prog, build_time = _program(snn, n_copies, rounds, record_spikes, progress_bar, seed, build_directory, cache,
-                                keep_build)
+                                keep_build, threads)
     parts = []
     for start, stop in _chunks(x_flat.shape[0], n_copies * rounds):
         used = -(-(stop - start) // n_copies)  # rounds this binary run needs
@@ -173,10 +179,10 @@ def run_standalone(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, s
     return BatchResult.merge(parts), build_time
 
 
-def _program(snn, n_copies, rounds, record_spikes, progress_bar, seed, build_directory, cache, keep_build):
+def _program(snn, n_copies, rounds, record_spikes, progress_bar, seed, build_directory, cache, keep_build, threads=1):
     """The ready program for this network and plan (built now, or earlier in this process) and the seconds
     spent building it now."""
-    key = (program.fingerprint(snn), n_copies, rounds, bool(record_spikes), seed,
+    key = (program.fingerprint(snn), n_copies, rounds, bool(record_spikes), seed, threads,
            None if build_directory is None else os.path.abspath(os.fspath(build_directory)))
     ready = program.recall(key) if cache else None
     if ready is not None:
@@ -193,7 +199,7 @@ def _program(snn, n_copies, rounds, record_spikes, progress_bar, seed, build_dir
         describe(f"{label}: {COMPILING}")
 
     try:
-        with standalone_device("cpp_standalone", directory) as device:
+        with standalone_device("cpp_standalone", directory, threads=threads) as device:
             net, build_time = build_standalone(snn, n_copies, record_spikes, "cpp_standalone", directory, cache, seed,
                                                rounds, on_compile=compiling)
             prog = _describe(snn, net, device, directory, n_copies, rounds, record_spikes, own_dir and not keep_build)
