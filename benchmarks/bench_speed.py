@@ -4,6 +4,10 @@
     python benchmarks/bench_speed.py --devices reference cpp_standalone cuda_standalone --batch-size 256
     python benchmarks/bench_speed.py --scaling             # build time / peak memory at 1e5, 1e6, 1e7 synapses
     python benchmarks/bench_speed.py --batch-sizes 1 8 64 256   # cpp_standalone: copies x rounds trade-off
+    python benchmarks/bench_speed.py --builds              # compiles for 1..8192 images, per-call overhead
+    python benchmarks/bench_speed.py --threads 1 2         # cpp_standalone OpenMP speed-up
+    python benchmarks/bench_speed.py --peer spikingjelly   # zoo models: SpikingJelly vs reference vs cpp_standalone
+    python benchmarks/bench_speed.py --resnet18 DIR        # torchvision resnet18 on cpp_standalone (DIR: bench_models.py)
 
 Prints one JSON object (and writes it to --out if given). For each network and device:
 ``wall_s`` (the whole run() call), ``build_s`` (standalone: generate + compile or fetch the
@@ -143,6 +147,145 @@ def scaling(sizes):
     return rows
 
 
+def _fresh_cache():
+    """A new, empty build cache for this process (``NEUROCONV_CACHE``) and the folder its binaries go to."""
+    import tempfile
+
+    root = tempfile.mkdtemp(prefix="neuroconv_bench_cache_")
+    os.environ["NEUROCONV_CACHE"] = root
+    return os.path.join(root, "standalone")
+
+
+def builds_and_overhead(args):
+    """cpp_standalone on the digits MLP in one process with an empty build cache: the compiles needed for every
+    image count from 1 to 8192, and the per-call cost of the ready binary on one image (median of 30 calls),
+    split into the binary's own run and the rest."""
+    from neuroconv.simulation.brian2 import program
+
+    nets, _ = _networks(["digits_mlp"])
+    net, x_cal, x_test = nets["digits_mlp"]
+    snn = nc.convert(net, timesteps=args.timesteps, calibration_data=x_cal)
+    x = np.concatenate([x_test] * int(np.ceil(8192 / len(x_test))))[:8192]
+    cache = _fresh_cache()
+    ref = snn.run(x, device="reference", progress=False)
+    calls = []
+    for n in (1, 7, 64, 100, 360, 540, 1000, 4096, 8192, 3):
+        res = snn.run(x[:n], device="cpp_standalone", progress=False)
+        calls.append({"images": n, "build_s": round(res.build_time, 3), "simulation_s": round(res.simulation_time, 3),
+                      "images_per_s": round(res.images_per_second, 1), "agree": _equal(res, ref, n)})
+        print(f"# builds {calls[-1]}", file=sys.stderr, flush=True)
+    walls, binary = [], []
+    for _ in range(30):
+        t0 = time.perf_counter()
+        snn.run(x[:1], device="cpp_standalone", progress=False)
+        walls.append(time.perf_counter() - t0)
+        binary.append(next(reversed(program._PROGRAMS.values())).last_binary_seconds)
+    return {"network": "digits_mlp", "timesteps": snn.timesteps, "calls": calls,
+            "compiles": len([d for d in os.listdir(cache) if not d.startswith(".")]),
+            "calls_that_built": sum(c["build_s"] > 0 for c in calls),
+            "per_call_1_image_s": {"median": round(float(np.median(walls)), 4), "min": round(min(walls), 4),
+                                   "binary_median": round(float(np.median(binary)), 4),
+                                   "rest_median": round(float(np.median(np.subtract(walls, binary))), 4)}}
+
+
+def thread_speedup(args):
+    """cpp_standalone (warm) with each of ``--threads``: images/s and agreement with the reference."""
+    nets, _ = _networks(args.networks)
+    out = {}
+    for name, (net, x_cal, x_test) in nets.items():
+        snn = nc.convert(net, timesteps=args.timesteps, calibration_data=x_cal)
+        x = np.concatenate([x_test] * int(np.ceil(args.images / len(x_test))))[: args.images]
+        ref = snn.run(x, device="reference", progress=False, record_spikes=False)
+        rows = {}
+        for threads in args.threads:
+            snn.run(x[:1], device="cpp_standalone", progress=False, record_spikes=False, threads=threads)  # build
+            res = snn.run(x, device="cpp_standalone", progress=False, record_spikes=False, threads=threads)
+            rows[f"threads={threads}"] = {"images_per_s": round(res.images_per_second, 1), "agree": _equal(res, ref, len(x))}
+            print(f"# {name} threads={threads}: {rows[f'threads={threads}']}", file=sys.stderr, flush=True)
+        base = rows[f"threads={args.threads[0]}"]["images_per_s"]
+        out[name] = {"images": len(x), "rows": rows,
+                     "speed_up": {k: round(r["images_per_s"] / base, 3) for k, r in rows.items()}}
+    return out
+
+
+def synaptic_events(snn, x, counts) -> int:
+    """Synaptic events of a run: each spike of a population times its synapses out, plus the input's one spike
+    per non-zero pixel (the analog input is delivered once) times its synapses out."""
+    total = 0
+    for layer in snn.layers:
+        for source, matrix in zip(layer.sources, layer.pathways[0]):
+            out_degree = np.diff(matrix.tocsc().indptr)
+            if source < 0:
+                total += int(((x.reshape(len(x), -1) != 0) @ out_degree).sum())
+            else:
+                total += int((counts[source] @ out_degree).sum())
+    return total
+
+
+def peer_comparison(args):
+    """The zoo's torch models (digits MLP; Fashion-MNIST CNN with average pooling) converted by neuroconv and by
+    SpikingJelly 2.0 (``max`` thresholds both), simulated on the same images at T = ``--timesteps``: images/s of
+    SpikingJelly (batch 256), the reference (recording spikes, the default, and not) and cpp_standalone (warm),
+    and cpp_standalone's synaptic events/s."""
+    import _spikingjelly
+    from neuroconv.experiments import zoo
+
+    ok, version = _spikingjelly.available()
+    out = {"spikingjelly": version if ok else None}
+    for name, n_images in (("digits_mlp", args.images), ("fashion_cnn_avg", args.peer_images)):
+        model = zoo.load(name, progress=False)
+        data = model.dataset
+        x_cal = data.x_train[:1000]
+        x = np.concatenate([data.x_test] * int(np.ceil(n_images / len(data.x_test))))[:n_images]
+        snn = nc.convert(model.to_ann(), timesteps=args.timesteps, calibration_data=x_cal)
+        rows = {}
+        if ok:
+            rows["spikingjelly (batch 256)"] = _spikingjelly.throughput(model.module, x_cal, x, args.timesteps)
+        for record in (True, False):
+            res = snn.run(x, device="reference", progress=False, record_spikes=record)
+            rows[f"reference (record_spikes={record})"] = {"images_per_s": round(res.images_per_second, 1)}
+        counts = [c for c in res.spike_counts] + ([res.output_spike_counts] if res.output_spike_counts is not None
+                                                  else [])
+        snn.run(x[:1], device="cpp_standalone", progress=False, record_spikes=False)  # build
+        res = snn.run(x, device="cpp_standalone", progress=False, record_spikes=False)
+        events = synaptic_events(snn, x, counts)
+        rows["cpp_standalone (warm, record_spikes=False)"] = {
+            "images_per_s": round(res.images_per_second, 1), "synaptic_events": events,
+            "synaptic_events_per_s": float(f"{events / res.simulation_time:.3g}")}
+        if ok:
+            sj = rows["spikingjelly (batch 256)"]["images_per_s"]
+            rows["ratios to spikingjelly"] = {k: round(r["images_per_s"] / sj, 3) for k, r in rows.items()
+                                              if k != "spikingjelly (batch 256)"}
+        out[name] = {"images": len(x), "synapses_per_image": snn.n_synapses, "rows": rows}
+        print(f"# peer {name}: {rows}", file=sys.stderr, flush=True)
+    return out
+
+
+def resnet18_run(args):
+    """torchvision's resnet18 at 3x32x32 (random weights, BatchNorm statistics from random inputs, see
+    bench_models.py) on cpp_standalone: build seconds, images/s and peak memory (this process and its children),
+    with the default synapse budget (the memory budget's)."""
+    import resource
+
+    from bench_models import build, load_models
+    from neuroconv.ann import from_torch
+
+    models = load_models(args.resnet18)
+    net = from_torch(build(models, "resnet18"), (3, 32, 32))
+    rng = np.random.default_rng(0)
+    x, x_cal = rng.uniform(0, 1, (4, 3, 32, 32)), rng.uniform(0, 1, (32, 3, 32, 32))
+    snn = nc.convert(net, timesteps=args.timesteps, calibration_data=x_cal, method="99.9%", per_channel=True,
+                     progress=False)
+    _fresh_cache()
+    res = snn.run(x, device="cpp_standalone", progress=False, record_spikes=False)
+    ref = snn.run(x, device="reference", progress=False, record_spikes=False)
+    return {"synapses_per_image": snn.n_synapses, "images": len(x), "timesteps": snn.timesteps,
+            "build_s": round(res.build_time, 1), "simulation_s": round(res.simulation_time, 2),
+            "images_per_s": round(res.images_per_second, 3), "agree": _equal(res, ref, len(x)),
+            "peak_rss_mib": {"python": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                             "compiler and binary": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)}}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", nargs="+", default=["digits_mlp", "digits_cnn"],
@@ -159,12 +302,29 @@ def main():
     parser.add_argument("--max-synapses", type=float, default=1e9, help="synapse budget per build")
     parser.add_argument("--scaling", action="store_true", help="only the build-cost scaling part")
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6, 1e7])
+    parser.add_argument("--builds", action="store_true",
+                        help="only: compiles needed for 1..8192 images and the per-call overhead (cpp_standalone)")
+    parser.add_argument("--threads", type=int, nargs="+", default=None,
+                        help="only: cpp_standalone images/s with these OpenMP thread counts")
+    parser.add_argument("--peer", choices=["spikingjelly"], default=None,
+                        help="only: the zoo's torch models against SpikingJelly's ann2snn, same run")
+    parser.add_argument("--peer-images", type=int, default=500, help="Fashion-MNIST images for --peer")
+    parser.add_argument("--resnet18", metavar="TORCHVISION_DIR", default=None,
+                        help="only: torchvision's resnet18 on cpp_standalone (see bench_models.py for the folder)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     report = {"benchmark": "bench_speed", "command": shlex.join(["python", "benchmarks/bench_speed.py"] + sys.argv[1:]),
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "neuroconv": nc.__version__,
                           "node": platform.node()}}
-    if args.scaling:
+    if args.builds:
+        report["builds_and_overhead"] = builds_and_overhead(args)
+    elif args.threads:
+        report["threads"] = thread_speedup(args)
+    elif args.peer:
+        report["peer"] = peer_comparison(args)
+    elif args.resnet18:
+        report["resnet18"] = resnet18_run(args)
+    elif args.scaling:
         report["scaling"] = scaling([int(s) for s in args.sizes])
     elif args.batch_sizes:
         report["batch_trade_off"] = batch_trade_off(args)

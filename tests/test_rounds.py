@@ -10,7 +10,8 @@ from scipy import stats
 
 import neuroconv as nc
 from neuroconv.simulation.brian2.build_cache import _canonical
-from neuroconv.simulation.devices import DEVICES, MAX_IMAGES_PER_RUN, _choose_rounds
+from neuroconv.simulation.devices import (DEVICES, MAX_IMAGES_PER_RUN, MAX_INPUT_BYTES_PER_RUN, _choose_rounds,
+                                         _standalone_plan)
 from nets import conv_nets, dense_nets, graph_nets
 from test_equivalence import SLOW_SETTINGS, check_device, convert_random
 from test_tpp import RULES, assert_counts_bounded, identity_snn
@@ -79,15 +80,13 @@ def test_tpp_rounds_follow_the_exact_distribution(model):
 
 
 def test_automatic_batch_and_rounds(demo_net, digits):
+    """C++ standalone's copies and rounds come from the network alone (one binary for every image count)."""
     snn = nc.convert(demo_net, timesteps=8, calibration_data=digits[0])
-    dev = DEVICES["cpp_standalone"]
-    batch, rounds = _choose_rounds(snn, dev, 10_000, None, None)
-    assert batch == 65536 // snn.n_synapses
-    runs = -(-10_000 // (batch * rounds))
-    assert batch * rounds <= MAX_IMAGES_PER_RUN and runs * batch * rounds - 10_000 < runs * batch
-    assert _choose_rounds(snn, dev, 10_000, 100, None) == (100, 50)  # 100 batches: 2 runs of 50 rounds
-    assert _choose_rounds(snn, dev, 5, None, None) == (5, 1)
-    assert _choose_rounds(snn, dev, 10_000, None, 3) == (None, 3)
+    n_copies, rounds = _standalone_plan(snn, None, None, 1e9)
+    assert n_copies == 65536 // snn.n_synapses
+    assert n_copies * rounds <= MAX_IMAGES_PER_RUN and 8 * 64 * n_copies * rounds <= MAX_INPUT_BYTES_PER_RUN
+    assert _standalone_plan(snn, 100, None, 1e9) == (100, 8192 // 100)
+    assert _standalone_plan(snn, None, 3, 1e9) == (n_copies, 3)
     assert _choose_rounds(snn, DEVICES["runtime"], 10_000, None, None) == (None, 1)
     assert _choose_rounds(snn, DEVICES["cuda_standalone"], 10_000, 64, None) == (64, 1)
 

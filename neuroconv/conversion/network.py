@@ -257,10 +257,13 @@ class SpikingNetwork:
             ``neuroconv.register_device`` adds one).
         batch_size : int, optional
             Images simulated together (Brian2: replicated populations). Default: chosen so
-            that one build holds at most ``max_synapses`` synapses (option, default 2e7,
-            about 0.5 GiB); an explicit batch over that budget is refused before building.
+            that one build holds at most ``max_synapses`` synapses (option; default: the memory
+            budget ``NEUROCONV_MAX_MEMORY`` over the measured peak bytes per synapse, and at most
+            2e7 in runtime mode); an explicit batch over that budget is refused before building.
             For ``cpp_standalone`` the default is a small batch (about 65,536 synapses) run
-            for many rounds, see ``rounds``.
+            for many rounds, see ``rounds``; copies and rounds depend on the network only, so one
+            compiled binary serves every number of images (kept ready in the process: a later call
+            only runs it).
         codegen_target : {"numpy", "cython"}, optional
             Brian2 code generation target for ``device="runtime"``. Default: Brian2's
             ``prefs.codegen.target`` when you set it to ``"numpy"`` or ``"cython"``, else numpy
@@ -271,8 +274,9 @@ class SpikingNetwork:
         progress : bool
             Show a progress bar over batches.
         **options
-            ``max_synapses`` (synapse budget per build, default 2e7), ``cache`` (reuse
-            compiled standalone binaries, default True), ``build_directory`` (standalone
+            ``max_synapses`` (synapse budget per build, see ``batch_size``), ``threads``
+            (``cpp_standalone``: OpenMP threads, default 1, the fastest measured on 2 cores;
+            results equal one thread's), ``cache`` (reuse compiled standalone binaries, default True), ``build_directory`` (standalone
             project folder, kept), ``compute_capability`` (CUDA), ``record_margin``
             (reference only: smallest ``|v - theta|`` per neuron, for tie diagnosis), ``seed``
             (random numbers of stochastic models such as TPP: counter-based, so the same seed
@@ -280,8 +284,8 @@ class SpikingNetwork:
             numpy's global generator, which ``brian2.seed(n)`` sets, and keeps it in ``result.seed``),
             ``rounds`` (``cpp_standalone`` only: inferences one binary run simulates one after
             the other, each round a new ``batch_size`` of images and every state reset between
-            rounds, so the synapses are created once per run; default: enough rounds for up
-            to 8192 images per run, in runs of equal size), ``check_range`` (default True:
+            rounds, so the synapses are created once per run; default: up to 8192 images (and
+            16 MiB of input) per binary run; a run simulates only the rounds its images need), ``check_range`` (default True:
             refuse inputs far outside the calibration data's range, see
             :func:`neuroconv._checks.check_input_range`).
         """

@@ -17,15 +17,28 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from neuroconv._checks import check_seed, require_memory
+from neuroconv._checks import check_seed, memory_budget, require_memory
 from neuroconv.errors import NeuroconvError
 from neuroconv.simulation.result import SimulationResult
 
 __all__ = ["Device", "DEVICES", "register_device", "run_on_device", "build_on_device", "estimate_resources",
-           "DEFAULT_MAX_SYNAPSES"]
+           "default_max_synapses"]
 
-#: Default budget of synapses in one Brian2 build (about 25 bytes each in memory).
-DEFAULT_MAX_SYNAPSES = 20_000_000
+#: Peak bytes per synapse of a whole C++ standalone build and run: torchvision's resnet18 at 3x32x32 (21.7M
+#: synapses per image) converted, built, compiled and run peaked at 1,632 MiB resident (79 bytes per synapse,
+#: the converted network's own 805 MiB included; ``benchmarks/bench_speed.py --resnet18``). The default
+#: synapse budget is the memory budget divided by it.
+PEAK_BYTES_PER_SYNAPSE = 80
+
+
+#: Synapses in one build of Brian2's runtime mode (numpy/Cython), whose batches gain nothing from being larger.
+RUNTIME_MAX_SYNAPSES = 20_000_000
+
+
+def default_max_synapses() -> int:
+    """Synapses one Brian2 build may hold: the memory budget (``NEUROCONV_MAX_MEMORY``, default half the RAM)
+    over :data:`PEAK_BYTES_PER_SYNAPSE`."""
+    return int(memory_budget() // PEAK_BYTES_PER_SYNAPSE)
 
 
 @dataclass(frozen=True)
@@ -142,28 +155,15 @@ def _positive_int(name, value):
 
 
 def _choose_rounds(snn, dev, n_images, batch_size, rounds):
-    """Copies per build and rounds per binary run for a standalone device (see ``SpikingNetwork.run``)."""
+    """Devices that run one batch per run (C++ standalone plans in :func:`_standalone_plan`): ``rounds`` may only
+    be 1."""
     if rounds is not None:
         rounds = _positive_int("rounds", rounds)
-        if rounds > 1 and not dev.multiplexed:
+        if rounds > 1:
             # brian2cuda 1.0b1's synapse templates only know ``defaultclock``; the rounds need a second clock
             raise NeuroconvError(f"rounds={rounds} applies to device='cpp_standalone' only; device={dev.name!r} "
                                  "runs one batch at a time (leave rounds out).")
-    if snn.delays is not None:  # spikes in flight cannot cross rounds
-        if rounds is not None and _positive_int("rounds", rounds) > 1:
-            raise NeuroconvError(f"rounds={rounds}: a network with synaptic delays runs one round per binary run "
-                                 "(spikes in flight would cross into the next round); leave rounds out.")
-        return batch_size, 1
-    if not dev.multiplexed and rounds is None:
-        return batch_size, 1
-    if batch_size is None and rounds is None:
-        batch_size = int(min(n_images, max(1, STANDALONE_SYNAPSES_PER_BUILD // max(snn.n_synapses, 1))))
-    if batch_size is None or rounds is not None:
-        return batch_size, rounds or 1
-    n_copies = min(_positive_int("batch_size", batch_size), n_images)
-    n_batches = -(-n_images // n_copies)
-    n_runs = -(-n_batches // max(1, MAX_IMAGES_PER_RUN // n_copies))
-    return batch_size, -(-n_batches // n_runs)  # as many rounds per run as keeps the runs equal
+    return batch_size, 1
 
 
 def _threads(dev, threads):
@@ -248,7 +248,7 @@ def resolve_codegen_target(codegen_target, dev):
 
 
 def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None, record_spikes=True,
-                  progress=True, max_synapses=DEFAULT_MAX_SYNAPSES, record_margin=False, build_directory=None,
+                  progress=True, max_synapses=None, record_margin=False, build_directory=None,
                   compute_capability=None, cache=True, seed=None, rounds=None, check_range=True, threads=None):
     """Validate everything, then simulate on the chosen device (see SpikingNetwork.run)."""
     dev = Device.parse(device)
@@ -290,6 +290,8 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None
                    "run fewer images per call.")
     if not dev.synapses:
         max_synapses = float("inf")  # the reference holds activations, not synapses
+    elif max_synapses is None:  # Brian2's runtime mode keeps its batches at most RUNTIME_MAX_SYNAPSES
+        max_synapses = default_max_synapses() if dev.standalone else min(RUNTIME_MAX_SYNAPSES, default_max_synapses())
     if dev.standalone and dev.multiplexed:
         n_copies, rounds = _standalone_plan(snn, batch_size, rounds, max_synapses)
     else:

@@ -102,9 +102,8 @@ def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, 
                 np.minimum(margins[k], margin, out=margins[k])
             spikes = pops[k].step(drive, t) if fire else pops[k].step(drive, t, fire=False)
             counts[k] += spikes
-            if record_spikes:
-                image, neuron = np.nonzero(spikes)
-                events[k].append((image, neuron, np.full(image.shape, t, dtype=np.int64)))
+            if record_spikes:  # one bit per neuron and step (LayerSpikes.from_bits)
+                events[k].append(np.packbits(spikes.astype(bool), axis=1))
             sent[k] = spikes * layer.theta
         if snapshots is not None and t + 1 in snapshots:
             snapshots[t + 1] = snn.neuron.readout(snn, v=v[-1], counts=counts[-1], timesteps=t + 1)
@@ -118,8 +117,9 @@ def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, 
     if record_spikes:
         spikes = []
         for k in hidden:
-            parts = events[k] or [(np.zeros(0, np.int64),) * 3]
-            spikes.append(LayerSpikes.from_unsorted(*(np.concatenate([p[f] for p in parts]) for f in range(3))))
+            bits = np.stack(events[k], axis=1) if events[k] else np.zeros((batch, T, -(-layers[k].size // 8)),
+                                                                            np.uint8)
+            spikes.append(LayerSpikes.from_bits(bits, layers[k].size))
     margin_list = None
     if record_margin:  # every spiking population's: the hidden ones, then a spiking output
         margin_list = [margins[k] for k in hidden] + ([margins[-1]] if out.spiking else [])

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
-
 import numpy as np
 from brian2 import Quantity
 
@@ -13,15 +11,21 @@ from neuroconv.errors import NeuroconvError
 __all__ = ["SimulationResult", "LayerSpikes", "BatchResult", "first_spike_steps"]
 
 
-class LayerSpikes(NamedTuple):
-    """All spikes of one layer: parallel int arrays, sorted by (image, step, neuron).
+class LayerSpikes:
+    """All spikes of one layer: parallel int arrays ``image``, ``neuron``, ``step``, sorted by (image, step, neuron).
 
-    ``step`` counts timesteps from 0; the spike time is ``step * dt``.
+    ``step`` counts timesteps from 0; the spike time is ``step * dt``. A layer recorded by the reference
+    simulator is kept compactly, one bit per neuron and step (:meth:`from_bits`; ``nbytes``), and expanded
+    into the three arrays when one of them is first read. Unpacks as ``image, neuron, step = spikes``.
     """
 
-    image: np.ndarray
-    neuron: np.ndarray
-    step: np.ndarray
+    __slots__ = ("_bits", "_n_neurons", "_arrays")
+    #: The field names, as the NamedTuple this class was.
+    _fields = ("image", "neuron", "step")
+
+    def __init__(self, image, neuron, step):
+        self._bits, self._n_neurons = None, None
+        self._arrays = tuple(np.asarray(a, dtype=np.int64) for a in (image, neuron, step))
 
     @classmethod
     def from_unsorted(cls, image, neuron, step) -> "LayerSpikes":
@@ -29,6 +33,74 @@ class LayerSpikes(NamedTuple):
         image, neuron, step = (np.asarray(a, dtype=np.int64) for a in (image, neuron, step))
         order = np.lexsort((neuron, step, image))
         return cls(image[order], neuron[order], step[order])
+
+    @classmethod
+    def from_bits(cls, bits, n_neurons: int) -> "LayerSpikes":
+        """From ``np.packbits(trains, axis=-1)`` of boolean trains ``(images, steps, n_neurons)``."""
+        spikes = cls.__new__(cls)
+        spikes._bits, spikes._n_neurons, spikes._arrays = np.asarray(bits, dtype=np.uint8), int(n_neurons), None
+        return spikes
+
+    def _expand(self):
+        if self._arrays is None:
+            trains = np.unpackbits(self._bits, axis=-1, count=self._n_neurons)
+            self._arrays = tuple(a.astype(np.int64) for a in np.nonzero(trains))  # C order: (image, step, neuron)
+            self._arrays = (self._arrays[0], self._arrays[2], self._arrays[1])
+        return self._arrays
+
+    @property
+    def image(self) -> np.ndarray:
+        return self._expand()[0]
+
+    @property
+    def neuron(self) -> np.ndarray:
+        return self._expand()[1]
+
+    @property
+    def step(self) -> np.ndarray:
+        return self._expand()[2]
+
+    @property
+    def compact(self) -> bool:
+        """Held as bits (not yet expanded)."""
+        return self._arrays is None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held now (bits, and the arrays once expanded)."""
+        return (0 if self._bits is None else self._bits.nbytes) + sum(a.nbytes for a in self._arrays or ())
+
+    def __iter__(self):
+        return iter(self._expand())
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, index):
+        return self._expand()[index]
+
+    def __eq__(self, other):
+        if not isinstance(other, LayerSpikes):
+            return NotImplemented
+        return all(np.array_equal(a, b) for a, b in zip(self, other))
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        held = f"{self._bits.shape[0]} images x {self._bits.shape[1]} steps as bits" if self.compact else \
+            f"{len(self.image)} spikes"
+        return f"LayerSpikes({held})"
+
+    @staticmethod
+    def merge(parts) -> "LayerSpikes":
+        """One layer's spikes from ``[(first_image, LayerSpikes), ...]`` of consecutive images."""
+        parts = list(parts)
+        bits = [p._bits for _, p in parts]
+        if all(b is not None for b in bits) and len({b.shape[1:] for b in bits}) == 1:
+            return LayerSpikes.from_bits(np.concatenate(bits), parts[0][1]._n_neurons)
+        return LayerSpikes.from_unsorted(np.concatenate([p.image + start for start, p in parts]),
+                                         np.concatenate([p.neuron for _, p in parts]),
+                                         np.concatenate([p.step for _, p in parts]))
 
 
 @dataclass
@@ -187,10 +259,7 @@ class BatchResult:
 
         spikes = None
         if first.spikes is not None:
-            spikes = [LayerSpikes.from_unsorted(np.concatenate([p.spikes[k].image + start for start, p in parts]),
-                                                np.concatenate([p.spikes[k].neuron for _, p in parts]),
-                                                np.concatenate([p.spikes[k].step for _, p in parts]))
-                      for k in range(len(first.spikes))]
+            spikes = [LayerSpikes.merge((start, p.spikes[k]) for start, p in parts) for k in range(len(first.spikes))]
         out_counts = None if first.output_spike_counts is None else np.concatenate(
             [p.output_spike_counts for _, p in parts])
         return BatchResult(np.concatenate([p.output for _, p in parts]), cat(lambda p: p.spike_counts), spikes,

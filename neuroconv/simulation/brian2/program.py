@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -95,6 +96,8 @@ class Program:
     own_directory: bool = True
     environment: dict = field(default_factory=dict)
     build_time: float = 0.0
+    #: Wall seconds of the last binary run (``./main`` alone), for overhead measurements.
+    last_binary_seconds: float = 0.0
 
     def run(self, x, image_start: int, rounds: int):
         """Run the binary on ``x`` (at most ``n_copies * rounds`` flattened images); return a view of its result
@@ -111,8 +114,10 @@ class Program:
             args += [DURATION_FLAG, repr((self.run_steps * rounds + 1) * self.dt)]
         args.append(f"{self.input_name}={os.path.join('static_arrays', 'neuroconv_input.dat')}")
         args += [f"{name}={int(image_start)}" for name in self.image_base_names]
+        t0 = time.perf_counter()
         proc = subprocess.run(args, cwd=self.directory, env={**os.environ, **self.environment},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.last_binary_seconds = time.perf_counter() - t0
         if proc.returncode != 0:
             raise RuntimeError(f"the standalone binary in {self.directory} failed (exit status {proc.returncode}):\n"
                                + proc.stdout.decode(errors="replace")[-2000:])

@@ -127,20 +127,31 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
     return net, time.perf_counter() - t0
 
 
+def make_command() -> list:
+    """The make command of a C++ standalone compile. Brian2's default ``-j`` starts every job at once: a
+    ResNet's hundreds of code objects ran 190 compilers together (about 20 GB) here; so one job per core,
+    unless the user set other make arguments."""
+    from brian2 import prefs
+
+    opts = prefs.devices.cpp_standalone
+    extra = [str(a) for a in opts.extra_make_args_unix]
+    if extra == ["-j"]:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        extra = [f"-j{cores}"]
+    return shlex.split(opts.make_cmd_unix) + extra
+
+
 def _compile(device, directory, device_name):
     """Compile the generated project. With make (C++ standalone on POSIX) the compiler runs in its own
     process group, killed as a whole when this process is interrupted (Ctrl-C, a notebook's
     interrupt): Brian2's ``os.system`` call would ignore the interrupt until make finished."""
-    from brian2 import prefs
     from brian2.codegen.cpp_prefs import get_compiler_and_args
 
     compiler = get_compiler_and_args()[0]
     if device_name != "cpp_standalone" or compiler == "msvc" or os.name != "posix":
         device.compile_source(directory, compiler, False, False)
         return
-    opts = prefs.devices.cpp_standalone
-    command = shlex.split(opts.make_cmd_unix) + [str(a) for a in opts.extra_make_args_unix]
-    proc = subprocess.Popen(command, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(make_command(), cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
         log, _ = proc.communicate()
