@@ -41,6 +41,16 @@ class LayerSpikes:
         spikes._bits, spikes._n_neurons, spikes._arrays = np.asarray(bits, dtype=np.uint8), int(n_neurons), None
         return spikes
 
+    @classmethod
+    def from_events(cls, image, neuron, step, n_images: int, n_steps: int, n_neurons: int) -> "LayerSpikes":
+        """From spike events in any order (each (image, step, neuron) at most once), as bits: no sorting."""
+        width = -(-int(n_neurons) // 8)
+        bits = np.zeros(int(n_images) * int(n_steps) * width, dtype=np.uint8)
+        neuron = np.asarray(neuron, dtype=np.int64)
+        byte = (np.asarray(image, dtype=np.int64) * n_steps + np.asarray(step, dtype=np.int64)) * width + neuron // 8
+        np.bitwise_or.at(bits, byte, (128 >> (neuron % 8)).astype(np.uint8))  # packbits' order: first neuron high
+        return cls.from_bits(bits.reshape(int(n_images), int(n_steps), width), n_neurons)
+
     def _expand(self):
         if self._arrays is None:
             trains = np.unpackbits(self._bits, axis=-1, count=self._n_neurons)

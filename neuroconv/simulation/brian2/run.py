@@ -125,7 +125,7 @@ def read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, ro
             if is_output:
                 first_step = first_spike_steps(image, neuron, step, n_images, layer.size)
             else:
-                spikes.append(LayerSpikes(image, neuron, step))
+                spikes.append(LayerSpikes.from_events(image, neuron, step, n_images, T, layer.size))
         if is_output:
             out_counts = count
         else:
