@@ -6,6 +6,7 @@
     python benchmarks/bench_speed.py --batch-sizes 1 8 64 256   # cpp_standalone: copies x rounds trade-off
     python benchmarks/bench_speed.py --builds              # compiles for 1..8192 images, per-call overhead
     python benchmarks/bench_speed.py --threads 1 2         # cpp_standalone OpenMP speed-up
+    python benchmarks/bench_speed.py --recording           # what record_spikes costs (reference, cpp_standalone)
     python benchmarks/bench_speed.py --peer spikingjelly   # zoo models: SpikingJelly vs reference vs cpp_standalone
     python benchmarks/bench_speed.py --resnet18 DIR        # torchvision resnet18 on cpp_standalone (DIR: bench_models.py)
 
@@ -208,6 +209,29 @@ def thread_speedup(args):
     return out
 
 
+def recording_cost(args):
+    """Images/s with and without ``record_spikes`` on the reference and on cpp_standalone (warm, each binary
+    built first), alternating twice; the ratio of the second pair."""
+    nets, _ = _networks(args.networks)
+    out = {}
+    for name, (net, x_cal, x_test) in nets.items():
+        snn = nc.convert(net, timesteps=args.timesteps, calibration_data=x_cal)
+        x = np.concatenate([x_test] * int(np.ceil(args.images / len(x_test))))[: args.images]
+        rows = {}
+        for device in ("reference", "cpp_standalone"):
+            for record in (False, True):
+                snn.run(x[:2], device=device, progress=False, record_spikes=record)  # build / warm up
+            speed = {}
+            for record in (False, True, False, True):
+                speed[record] = snn.run(x, device=device, progress=False, record_spikes=record).images_per_second
+            rows[device] = {"images_per_s_recording": round(speed[True], 1),
+                            "images_per_s_not_recording": round(speed[False], 1),
+                            "time_ratio": round(speed[False] / speed[True], 3)}
+            print(f"# {name} {device}: {rows[device]}", file=sys.stderr, flush=True)
+        out[name] = {"images": len(x), "rows": rows}
+    return out
+
+
 def synaptic_events(snn, x, counts) -> int:
     """Synaptic events of a run: each spike of a population times its synapses out, plus the input's one spike
     per non-zero pixel (the analog input is delivered once) times its synapses out."""
@@ -307,6 +331,8 @@ def main():
                         help="only: compiles needed for 1..8192 images and the per-call overhead (cpp_standalone)")
     parser.add_argument("--threads", type=int, nargs="+", default=None,
                         help="only: cpp_standalone images/s with these OpenMP thread counts")
+    parser.add_argument("--recording", action="store_true",
+                        help="only: the cost of record_spikes on the reference and cpp_standalone")
     parser.add_argument("--peer", choices=["spikingjelly"], default=None,
                         help="only: the zoo's torch models against SpikingJelly's ann2snn, same run")
     parser.add_argument("--peer-images", type=int, default=500, help="Fashion-MNIST images for --peer")
@@ -319,6 +345,8 @@ def main():
                           "node": platform.node()}}
     if args.builds:
         report["builds_and_overhead"] = builds_and_overhead(args)
+    elif args.recording:
+        report["recording"] = recording_cost(args)
     elif args.threads:
         report["threads"] = thread_speedup(args)
     elif args.peer:
