@@ -140,7 +140,8 @@ def test_resource_guards_refuse_before_building(net, monkeypatch, tmp_path):
     snn = nc.convert(net, timesteps=8, thresholds=[1.0])
     x = np.random.default_rng(0).uniform(0, 1, (64, 4))
     monkeypatch.setenv("NEUROCONV_MAX_MEMORY", "16K")  # the input (4 KiB) fits, the build not
-    with pytest.raises(nc.NeuroconvError, match="batch_size=64 .* over the memory budget of 16384 bytes"):
+    with pytest.raises(nc.NeuroconvError, match=r"batch_size=64 .* over max_synapses=204 \(the memory budget of "
+                                                r"16384 bytes, NEUROCONV_MAX_MEMORY.*raise NEUROCONV_MAX_MEMORY"):
         snn.run(x, device="runtime", batch_size=64, progress=False)
     monkeypatch.setenv("NEUROCONV_MAX_MEMORY", "lots")
     with pytest.raises(nc.NeuroconvError, match="NEUROCONV_MAX_MEMORY='lots'"):

@@ -31,10 +31,14 @@ def test_round_trip_through_a_file_keeps_every_spike(neuron, demo_net, digits, t
     assert if_model(graph) == neuron
     back = nc.convert(ann.from_nir(tmp_path / "net.nir"), neuron=if_model(graph), timesteps=16)
     r1 = snn.run(x_test[:100], device="reference", progress=False)
-    r2 = back.run(x_test[:100], device="reference", progress=False)
-    for a, b in zip(r1.spike_counts, r2.spike_counts):
+    assert_same_run(back.run(x_test[:100], device="reference", progress=False), r1)
+
+
+def assert_same_run(res, ref):
+    """Every population's spike counts equal, the readout within 1e-10."""
+    for a, b in zip(res.spike_counts, ref.spike_counts):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(r2.output, r1.output, atol=1e-10)
+    np.testing.assert_allclose(res.output, ref.output, atol=1e-10)
 
 
 def test_residual_round_trip_and_mapping():
@@ -139,10 +143,7 @@ def test_portable_export_needs_no_metadata(shift, node, demo_net, digits, tmp_pa
         np.testing.assert_array_equal(counts[layer.name], ref.spike_counts[k])
     np.testing.assert_allclose(total / T, ref.output, atol=1e-10)
     back = nc.SpikingNetwork.from_nir(tmp_path / "p.nir", dt=0.1 * ms, timesteps=T)
-    res = back.run(frames, device="reference", progress=False)
-    for a, b in zip(res.spike_counts, ref.spike_counts):
-        np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(res.output, ref.output, atol=1e-10)
+    assert_same_run(back.run(frames, device="reference", progress=False), ref)
 
 
 def test_portable_export_of_a_residual_cnn_and_its_refusals():

@@ -130,7 +130,7 @@ def test_synapse_budget_follows_the_memory_budget(small_cnn, monkeypatch):
     snn, x = small_cnn
     monkeypatch.setenv("NEUROCONV_MAX_MEMORY", str(devices.PEAK_BYTES_PER_SYNAPSE * (snn.n_synapses - 1)))
     assert devices.default_max_synapses() == snn.n_synapses - 1
-    with pytest.raises(nc.NeuroconvError, match="one image alone is over the budget"):
+    with pytest.raises(nc.NeuroconvError, match="one image alone is over the budget: raise NEUROCONV_MAX_MEMORY"):
         snn.run(x[:2], device="cpp_standalone", progress=False)
     monkeypatch.setenv("NEUROCONV_MAX_MEMORY", "8G")
     assert devices.default_max_synapses() == 8 * 2**30 // devices.PEAK_BYTES_PER_SYNAPSE

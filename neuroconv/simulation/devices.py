@@ -213,11 +213,22 @@ def _choose_batch(snn, n_images, batch_size, max_synapses):
         else:
             advice = ("one image alone is over the budget: raise max_synapses if the memory allows it, or run "
                       "device='reference' (it holds activations, not synapses).")
+        origin = ""
+        if getattr(max_synapses, "from_memory", False):
+            origin = (f" (the memory budget of {memory_budget()} bytes, NEUROCONV_MAX_MEMORY, at "
+                      f"{PEAK_BYTES_PER_SYNAPSE} bytes per synapse)")
+            advice = advice.replace("raise max_synapses", "raise NEUROCONV_MAX_MEMORY")
         raise NeuroconvError(
             f"a build of batch_size={chosen} needs {est['synapses']:,} synapses (about "
-            f"{est['memory_bytes'] / 2**30:.1f} GiB), over max_synapses={int(max_synapses):,}; {advice}"
+            f"{est['memory_bytes'] / 2**30:.1f} GiB), over max_synapses={int(max_synapses):,}{origin}; {advice}"
         )
     return chosen
+
+
+class _MemorySynapses(int):
+    """A synapse budget derived from the memory budget (its refusals say so)."""
+
+    from_memory = True
 
 
 def check_cuda_runnable(snn=None):
@@ -292,6 +303,7 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None
         max_synapses = float("inf")  # the reference holds activations, not synapses
     elif max_synapses is None:  # Brian2's runtime mode keeps its batches at most RUNTIME_MAX_SYNAPSES
         max_synapses = default_max_synapses() if dev.standalone else min(RUNTIME_MAX_SYNAPSES, default_max_synapses())
+        max_synapses = _MemorySynapses(max_synapses) if max_synapses == default_max_synapses() else max_synapses
     if dev.standalone and dev.multiplexed:
         n_copies, rounds = _standalone_plan(snn, batch_size, rounds, max_synapses)
     else:
