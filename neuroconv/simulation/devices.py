@@ -25,9 +25,9 @@ __all__ = ["Device", "DEVICES", "register_device", "run_on_device", "build_on_de
            "default_max_synapses"]
 
 #: Peak bytes per synapse of a whole C++ standalone build and run: torchvision's resnet18 at 3x32x32 (21.7M
-#: synapses per image) converted, built, compiled and run peaked at 1,632 MiB resident (79 bytes per synapse,
-#: the converted network's own 805 MiB included; ``benchmarks/bench_speed.py --resnet18``). The default
-#: synapse budget is the memory budget divided by it.
+#: synapses per image) imported, converted, built, compiled and run peaked at 1,597 MiB resident (77 bytes per
+#: synapse, the converted network itself included; ``benchmarks/bench_speed.py --resnet18``), rounded up. The
+#: default synapse budget is the memory budget divided by it.
 PEAK_BYTES_PER_SYNAPSE = 80
 
 
@@ -38,7 +38,7 @@ RUNTIME_MAX_SYNAPSES = 20_000_000
 def default_max_synapses() -> int:
     """Synapses one Brian2 build may hold: the memory budget (``NEUROCONV_MAX_MEMORY``, default half the RAM)
     over :data:`PEAK_BYTES_PER_SYNAPSE`."""
-    return int(memory_budget() // PEAK_BYTES_PER_SYNAPSE)
+    return _MemorySynapses(memory_budget() // PEAK_BYTES_PER_SYNAPSE)
 
 
 @dataclass(frozen=True)
@@ -302,14 +302,13 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None
     if not dev.synapses:
         max_synapses = float("inf")  # the reference holds activations, not synapses
     elif max_synapses is None:  # Brian2's runtime mode keeps its batches at most RUNTIME_MAX_SYNAPSES
-        max_synapses = default_max_synapses() if dev.standalone else min(RUNTIME_MAX_SYNAPSES, default_max_synapses())
-        max_synapses = _MemorySynapses(max_synapses) if max_synapses == default_max_synapses() else max_synapses
+        budget = default_max_synapses()
+        max_synapses = budget if dev.standalone or budget <= RUNTIME_MAX_SYNAPSES else RUNTIME_MAX_SYNAPSES
     if dev.standalone and dev.multiplexed:
         n_copies, rounds = _standalone_plan(snn, batch_size, rounds, max_synapses)
     else:
         batch_size, rounds = _choose_rounds(snn, dev, n, batch_size, rounds)
         n_copies = _choose_batch(snn, n, batch_size, max_synapses)
-        rounds = min(rounds, -(-n // n_copies))
     if dev.synapses:
         check_resources(snn, dev, n_copies, rounds, build_directory)
     t0 = time.perf_counter()

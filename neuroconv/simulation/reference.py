@@ -117,9 +117,7 @@ def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, 
     if record_spikes:
         spikes = []
         for k in hidden:
-            bits = np.stack(events[k], axis=1) if events[k] else np.zeros((batch, T, -(-layers[k].size // 8)),
-                                                                            np.uint8)
-            spikes.append(LayerSpikes.from_bits(bits, layers[k].size))
+            spikes.append(LayerSpikes.from_bits(np.stack(events[k], axis=1), layers[k].size))  # T >= 1 steps
     margin_list = None
     if record_margin:  # every spiking population's: the hidden ones, then a spiking output
         margin_list = [margins[k] for k in hidden] + ([margins[-1]] if out.spiking else [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 import numpy as np
 from brian2 import Quantity
 
@@ -54,8 +55,8 @@ class LayerSpikes:
     def _expand(self):
         if self._arrays is None:
             trains = np.unpackbits(self._bits, axis=-1, count=self._n_neurons)
-            self._arrays = tuple(a.astype(np.int64) for a in np.nonzero(trains))  # C order: (image, step, neuron)
-            self._arrays = (self._arrays[0], self._arrays[2], self._arrays[1])
+            image, step, neuron = (a.astype(np.int64) for a in np.nonzero(trains))  # C order: sorted as documented
+            self._arrays = (image, neuron, step)
         return self._arrays
 
     @property

@@ -129,8 +129,8 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
 
 def make_command() -> list:
     """The make command of a C++ standalone compile. Brian2's default ``-j`` starts every job at once: a
-    ResNet's hundreds of code objects ran 190 compilers together (about 20 GB) here; so one job per core,
-    unless the user set other make arguments."""
+    ResNet's hundreds of code objects ran 190 compilers together here (seen with ps; the 24 GB machine had
+    4.7 GB left); so one job per core, unless the user set other make arguments."""
     from brian2 import prefs
 
     opts = prefs.devices.cpp_standalone
