@@ -122,7 +122,7 @@ class IF(NeuronModel):
         v += drive
         spikes = v >= theta
         if self.reset == "subtract":
-            v -= theta * spikes
+            np.subtract(v, theta, out=v, where=spikes)  # v - theta where it fired, no temporary
         else:
             v[spikes] = 0.0
         return spikes

@@ -128,16 +128,42 @@ class Conv2d:
         return (out_c, h, w)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        windows = _windows(x, self.weight.shape[2:], self.stride, self.padding)  # (B, C, H', W', kh, kw)
         if self.groups == 1:
-            out = np.einsum("bchwij,ocij->bohw", windows, self.weight, optimize=True)
-        else:
-            g, (out_c, in_g, kh, kw) = self.groups, self.weight.shape
-            grouped = windows.reshape((windows.shape[0], g, in_g) + windows.shape[2:])
-            weight = self.weight.reshape(g, out_c // g, in_g, kh, kw)
-            out = np.einsum("bgchwij,gocij->bgohw", grouped, weight, optimize=True)
-            out = out.reshape((out.shape[0], out_c) + out.shape[3:])
+            return _conv_gemm(x, self.weight, self.stride, self.padding, self.bias)
+        windows = _windows(x, self.weight.shape[2:], self.stride, self.padding)  # (B, C, H', W', kh, kw)
+        g, (out_c, in_g, kh, kw) = self.groups, self.weight.shape
+        grouped = windows.reshape((windows.shape[0], g, in_g) + windows.shape[2:])
+        weight = self.weight.reshape(g, out_c // g, in_g, kh, kw)
+        out = np.einsum("bgchwij,gocij->bgohw", grouped, weight, optimize=True)
+        out = out.reshape((out.shape[0], out_c) + out.shape[3:])
         return out + self.bias[None, :, None, None]
+
+
+#: Bytes of the column matrix a convolution builds at a time (images are taken in slices that fit).
+_COLUMN_BYTES = 8 * 2**20
+
+
+def _conv_gemm(x, weight, stride, padding, bias):
+    """Cross-correlation of ``x`` ``(B, C, H, W)`` with ``weight`` ``(O, C, kh, kw)``, plus ``bias``, as one
+    matrix product per slice of images: the input channels-last and padded, its windows copied into rows ``(kh, kw, C)``
+    (contiguous runs of ``C``), times the weight as a ``(kh * kw * C, O)`` matrix. Several times faster than
+    a contraction over the channels-first sliding-window view, whose copy strides through memory."""
+    (B, C, H, W), (O, _, kh, kw), (sh, sw), (ph, pw) = x.shape, weight.shape, stride, padding
+    Ho, Wo = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+    dtype = np.result_type(x, weight)
+    matrix = np.ascontiguousarray(weight.transpose(2, 3, 1, 0).reshape(kh * kw * C, O), dtype=dtype)
+    out = np.empty((B, Ho, Wo, O), dtype=dtype)
+    step = max(1, _COLUMN_BYTES // max(1, Ho * Wo * kh * kw * C * dtype.itemsize))
+    for start in range(0, B, step):
+        part = x[start:start + step]
+        n = part.shape[0]
+        padded = np.zeros((n, H + 2 * ph, W + 2 * pw, C), dtype=dtype)
+        padded[:, ph:ph + H, pw:pw + W] = part.transpose(0, 2, 3, 1)
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+        columns = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3))  # (n, Ho, Wo, kh, kw, C)
+        np.matmul(columns.reshape(n * Ho * Wo, -1), matrix, out=out[start:start + n].reshape(n * Ho * Wo, O))
+    out += bias
+    return out.transpose(0, 3, 1, 2)
 
 
 @dataclass(frozen=True)
@@ -189,15 +215,19 @@ class _Pool2d:
             return x
         return np.pad(x, ((0, 0), (0, 0), pads[0], pads[1]), constant_values=value)
 
-    def _tiles(self, x: np.ndarray):
-        """``x`` as ``(B, C, H', kh, W', kw)`` when the windows tile it (stride = kernel, no padding, whole windows
-        only), else None: a reshape, where the sliding-window view makes reductions stride through memory."""
-        (kh, kw), (h, w) = self.kernel_size, (x.shape[2] // self.kernel_size[0], x.shape[3] // self.kernel_size[1])
-        if self.stride != self.kernel_size or self.padding != (0, 0) or (self.ceil_mode and (x.shape[2] % kh or
-                                                                                             x.shape[3] % kw)):
-            return None
-        tiled = np.ascontiguousarray(x[:, :, :h * kh, :w * kw])
-        return tiled.reshape(x.shape[0], x.shape[1], h, kh, w, kw)
+    def _reduce(self, x: np.ndarray, op, value: float) -> np.ndarray:
+        """``op`` (``np.add``, ``np.maximum``) over each window of ``x`` padded with ``value``, ``(B, C, H', W')``:
+        one strided slice per kernel offset, combined in row-major offset order (a reduction over the
+        sliding-window view strides through memory: this is 3 to 5 times faster on CNN layers)."""
+        padded = self._padded(x, value)
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        h, w = self._size(x.shape[2], 0), self._size(x.shape[3], 1)
+        out = None
+        for i in range(kh):
+            for j in range(kw):
+                part = padded[:, :, i:i + sh * (h - 1) + 1:sh, j:j + sw * (w - 1) + 1:sw]
+                out = part.astype(np.result_type(part, np.float64)) if out is None else op(out, part, out=out)
+        return out
 
     def divisors(self, input_hw: tuple) -> np.ndarray:
         """Elements each window averages, ``(H', W')``: the kernel's, less what ``ceil_mode`` windows reach
@@ -214,11 +244,8 @@ class AvgPool2d(_Pool2d):
     """Average pooling over ``kernel_size`` windows (zero padding counted in the average, PyTorch's default)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        tiles = self._tiles(x)  # the same sums in the same order, 3x faster on a 28x28 CNN layer
-        if tiles is not None:
-            return tiles.sum(axis=(3, 5)) / float(self.kernel_size[0] * self.kernel_size[1])
-        windows = _windows(self._padded(x, 0.0), self.kernel_size, self.stride, (0, 0))
-        return windows.sum(axis=(-2, -1)) / self.divisors(x.shape[2:])
+        sums = self._reduce(x, np.add, 0.0)
+        return sums / self.divisors(x.shape[2:])
 
 
 @dataclass(frozen=True)
@@ -299,10 +326,7 @@ class MaxPool2d(_Pool2d):
                                  f"{self.kernel_size} (as in PyTorch).")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        tiles = self._tiles(x)
-        if tiles is not None:
-            return tiles.max(axis=(3, 5))
-        return _windows(self._padded(x, -np.inf), self.kernel_size, self.stride, (0, 0)).max(axis=(-2, -1))
+        return self._reduce(x, np.maximum, -np.inf)
 
 
 @dataclass(frozen=True, eq=False)

@@ -308,6 +308,10 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None
         n_copies, rounds = _standalone_plan(snn, batch_size, rounds, max_synapses)
     else:
         batch_size, rounds = _choose_rounds(snn, dev, n, batch_size, rounds)
+        if batch_size is None and not dev.synapses:  # array devices: batches whose working set stays in cache
+            from neuroconv.simulation.reference import default_batch
+
+            batch_size = default_batch(snn, n)
         n_copies = _choose_batch(snn, n, batch_size, max_synapses)
     if dev.synapses:
         check_resources(snn, dev, n_copies, rounds, build_directory)
