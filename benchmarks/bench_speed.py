@@ -8,6 +8,7 @@
     python benchmarks/bench_speed.py --threads 1 2         # cpp_standalone OpenMP speed-up
     python benchmarks/bench_speed.py --recording           # what record_spikes costs (reference, cpp_standalone)
     python benchmarks/bench_speed.py --peer spikingjelly   # zoo models: SpikingJelly vs reference vs cpp_standalone
+    python benchmarks/bench_speed.py --reference-batches 16 64 256 1024   # the reference's batch size
     python benchmarks/bench_speed.py --resnet18 DIR        # torchvision resnet18 on cpp_standalone (DIR: bench_models.py)
 
 Prints one JSON object (and writes it to --out if given). For each network and device:
@@ -246,22 +247,51 @@ def synaptic_events(snn, x, counts) -> int:
     return total
 
 
+def _zoo_case(name, n_images, timesteps):
+    """A zoo model, its conversion (max thresholds on 1000 training images) and ``n_images`` test images
+    (repeated where the test set is smaller)."""
+    from neuroconv.experiments import zoo
+
+    model = zoo.load(name, progress=False)
+    data = model.dataset
+    x_cal = data.x_train[:1000]
+    x = np.concatenate([data.x_test] * int(np.ceil(n_images / len(data.x_test))))[:n_images]
+    return model, nc.convert(model.to_ann(), timesteps=timesteps, calibration_data=x_cal, progress=False), x_cal, x
+
+
+def reference_batches(args):
+    """The reference's images/s (recording spikes, the default) at its default batch
+    (:func:`neuroconv.simulation.reference.default_batch`) and at ``--reference-batches``, each twice,
+    alternating; the better of the two runs of each."""
+    from neuroconv.simulation.reference import default_batch
+
+    out = {}
+    for name, n_images in (("digits_mlp", args.images), ("fashion_cnn_avg", args.peer_images)):
+        _, snn, _, x = _zoo_case(name, n_images, args.timesteps)
+        snn.run(x[:16], device="reference", progress=False)  # warm-up
+        sizes = [None] + [b for b in args.reference_batches if b]
+        speed = {b: [] for b in sizes}
+        for _ in range(2):
+            for b in sizes:
+                speed[b].append(snn.run(x, device="reference", batch_size=b, progress=False).images_per_second)
+        rows = {(f"default ({default_batch(snn, len(x))})" if b is None else str(b)): round(max(v), 1)
+                for b, v in speed.items()}
+        out[name] = {"images": len(x), "images_per_s_by_batch": rows}
+        print(f"# {name}: {out[name]}", file=sys.stderr, flush=True)
+    return out
+
+
 def peer_comparison(args):
     """The zoo's torch models (digits MLP; Fashion-MNIST CNN with average pooling) converted by neuroconv and by
     SpikingJelly 2.0 (``max`` thresholds both), simulated on the same images at T = ``--timesteps``: images/s of
     SpikingJelly (batch 256), the reference (recording spikes, the default, and not) and cpp_standalone (warm),
     and cpp_standalone's synaptic events/s."""
     import _spikingjelly
-    from neuroconv.experiments import zoo
 
     ok, version = _spikingjelly.available()
     out = {"spikingjelly": version if ok else None}
     for name, n_images in (("digits_mlp", args.images), ("fashion_cnn_avg", args.peer_images)):
-        model = zoo.load(name, progress=False)
-        data = model.dataset
-        x_cal = data.x_train[:1000]
-        x = np.concatenate([data.x_test] * int(np.ceil(n_images / len(data.x_test))))[:n_images]
-        snn = nc.convert(model.to_ann(), timesteps=args.timesteps, calibration_data=x_cal)
+        model, snn, x_cal, x = _zoo_case(name, n_images, args.timesteps)
         rows = {}
         if ok:
             rows["spikingjelly (batch 256)"] = _spikingjelly.throughput(model.module, x_cal, x, args.timesteps)
@@ -336,6 +366,8 @@ def main():
     parser.add_argument("--peer", choices=["spikingjelly"], default=None,
                         help="only: the zoo's torch models against SpikingJelly's ann2snn, same run")
     parser.add_argument("--peer-images", type=int, default=500, help="Fashion-MNIST images for --peer")
+    parser.add_argument("--reference-batches", type=int, nargs="+", default=None,
+                        help="only: the reference's images/s at its default batch and at these batch sizes")
     parser.add_argument("--resnet18", metavar="TORCHVISION_DIR", default=None,
                         help="only: torchvision's resnet18 on cpp_standalone (see bench_models.py for the folder)")
     parser.add_argument("--out", default=None)
@@ -351,6 +383,8 @@ def main():
         report["threads"] = thread_speedup(args)
     elif args.peer:
         report["peer"] = peer_comparison(args)
+    elif args.reference_batches:
+        report["reference_batches"] = reference_batches(args)
     elif args.resnet18:
         report["resnet18"] = resnet18_run(args)
     elif args.scaling:
