@@ -245,7 +245,7 @@ class SpikingNetwork:
         return snn
 
     def run(self, x, device: str = "runtime", batch_size: int | None = None, codegen_target: str | None = None,
-            record_spikes: bool = True, progress: bool = True, **options):
+            record_spikes: bool | None = None, progress: bool = True, record=None, **options):
         """Simulate the network on inputs ``x`` (batch, *input_shape) and return a SimulationResult.
 
         Parameters
@@ -269,8 +269,14 @@ class SpikingNetwork:
             ``prefs.codegen.target`` when you set it to ``"numpy"`` or ``"cython"``, else numpy
             (Brian2's own default, ``"auto"``, picks Cython, which compiles for minutes the first
             time and is cached after).
-        record_spikes : bool
-            Keep every spike (``result.spikes``); counts are always returned.
+        record : bool, list or dict, optional
+            The spike trains to keep in ``result.spikes`` (counts and the readout are always returned):
+            True (default: every hidden layer, every image), False (none), a list of hidden layers
+            (names or indices), or ``{"layers": [...] or "all", "images": slice or list of indices}``.
+            Kept as one bit per neuron and step; the memory they need is checked against the budget
+            before the run starts. On ``cpp_standalone`` one binary serves every choice (no compile).
+        record_spikes : bool, optional
+            The older form of ``record=True`` / ``record=False``.
         progress : bool
             Show a progress bar over batches.
         **options
@@ -292,7 +298,7 @@ class SpikingNetwork:
         from neuroconv.simulation.devices import run_on_device
 
         return run_on_device(self, x, device=device, batch_size=batch_size, codegen_target=codegen_target,
-                             record_spikes=record_spikes, progress=progress, **options)
+                             record_spikes=record_spikes, progress=progress, record=record, **options)
 
     def build(self, device: str = "cpp_standalone", directory=None, batch_size: int = 1, record_spikes: bool = True,
               compute_capability=None, rounds: int = 1) -> str:

@@ -4,7 +4,8 @@ plans (batch size, rounds), runs and assembles a :class:`SimulationResult`.
 A device is a name and a runner (``"module:function"``, imported when first used, or a
 callable) with the signature ``runner(snn, x_flat, n_copies, rounds, record_spikes, bar,
 seed=..., **options) -> (BatchResult, build_time)``, where images in the BatchResult are
-numbered from 0. ``register_device`` adds one, as Brian2 registers its own devices.
+numbered from 0. ``record_spikes`` is False or the tuple of hidden layers whose trains to keep
+(truthy; a runner may record every layer: the layers and images ``record=`` chose are kept after). ``register_device`` adds one, as Brian2 registers its own devices.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tqdm.auto import tqdm
 
 from neuroconv._checks import check_seed, memory_budget, require_memory
 from neuroconv.errors import NeuroconvError
+from neuroconv.simulation.recording import Recording
 from neuroconv.simulation.result import SimulationResult
 
 __all__ = ["Device", "DEVICES", "register_device", "run_on_device", "build_on_device", "estimate_resources",
@@ -258,10 +260,13 @@ def resolve_codegen_target(codegen_target, dev):
     return dev.targets[0]
 
 
-def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None, record_spikes=True,
+def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None, record_spikes=None,
                   progress=True, max_synapses=None, record_margin=False, build_directory=None,
-                  compute_capability=None, cache=True, seed=None, rounds=None, check_range=True, threads=None):
+                  compute_capability=None, cache=True, seed=None, rounds=None, check_range=True, threads=None,
+                  record=None):
     """Validate everything, then simulate on the chosen device (see SpikingNetwork.run)."""
+    if record is not None and record_spikes is not None:
+        raise NeuroconvError("pass record= alone (record_spikes=True/False is its older form, record=True/False).")
     dev = Device.parse(device)
     threads = _threads(dev, threads)
     codegen_target = resolve_codegen_target(codegen_target, dev)
@@ -297,8 +302,13 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None
     if dev.check is not None:
         dev.check(snn)
     n = x_flat.shape[0]
+    recording = Recording.parse(record if record is not None else record_spikes, snn, n)
     require_memory(8.0 * n * (sum(l.size for l in snn.layers) + snn.output_layer.size), f"the results of {n:,} images",
                    "run fewer images per call.")
+    # devices keep the chosen layers' trains of every image until the run ends
+    require_memory(Recording(recording.layers).nbytes(snn, n) if recording.any else 0,
+                   f"the spike trains of {n:,} images", "record fewer layers (record=['layer', ...]) or none "
+                   "(record=False), or run fewer images per call.")
     if not dev.synapses:
         max_synapses = float("inf")  # the reference holds activations, not synapses
     elif max_synapses is None:  # Brian2's runtime mode keeps its batches at most RUNTIME_MAX_SYNAPSES
@@ -319,13 +329,15 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None
     label = dev.name if len(dev.targets) < 2 else f"{dev.name}/{codegen_target}"
     with tqdm(total=n, desc=f"neuroconv {label} T={snn.timesteps}", unit="img", disable=not progress,
               leave=False) as bar:
-        batch, build_time = dev.run(snn, x_flat, n_copies, rounds, record_spikes, bar, seed=seed,
+        batch, build_time = dev.run(snn, x_flat, n_copies, rounds, recording.layers if recording.any else False, bar,
+                                    seed=seed,
                                     codegen_target=codegen_target, record_margin=record_margin,
                                     build_directory=build_directory, compute_capability=compute_capability,
                                     cache=cache, **({"threads": threads} if threads is not None else {}))
     return SimulationResult(
         output=batch.output, spike_counts=batch.spike_counts, layer_names=[l.name for l in snn.hidden_layers],
-        timesteps=snn.timesteps, run_steps=snn.run_steps, dt=snn.dt, device=label, spikes=batch.spikes,
+        timesteps=snn.timesteps, run_steps=snn.run_steps, dt=snn.dt, device=label,
+        spikes=recording.select(batch.spikes, len(snn.hidden_layers)),
         output_spike_counts=batch.output_spike_counts, wall_time=time.perf_counter() - t0, build_time=build_time,
         threshold_margin=batch.threshold_margin, seed=seed,
     )

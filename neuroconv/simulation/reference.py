@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from neuroconv.errors import NeuroconvError
+from neuroconv.simulation.recording import records
 from neuroconv.simulation.result import BatchResult, LayerSpikes
 
 __all__ = ["simulate", "readouts_over_time", "run_population", "run_reference", "default_batch"]
@@ -88,6 +89,7 @@ def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, 
     counts = [np.zeros((batch, l.size), dtype=np.int64) for l in layers]
     margins = [np.full((batch, l.size), np.inf) for l in layers] if record_margin else None
     events = [[] for _ in layers]
+    keep = [k < len(layers) - 1 and records(record_spikes, k) for k in range(len(layers))]
     sent = [None] * len(snn.layers)  # amplitude of each population's spikes this step (s * theta)
     # populations fed by the analog input alone get the same drive every step (a constant current)
     series = x_flat.ndim == 3  # (batch, steps, n_in): one input frame per step
@@ -116,7 +118,7 @@ def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, 
                 np.minimum(margins[k], margin, out=margins[k])
             spikes = pops[k].step(drive, t) if fire else pops[k].step(drive, t, fire=False)
             counts[k] += spikes
-            if record_spikes:  # one bit per neuron and step (LayerSpikes.from_bits)
+            if keep[k]:  # one bit per neuron and step (LayerSpikes.from_bits)
                 events[k].append(np.packbits(spikes.astype(bool), axis=1))
             sent[k] = spikes * layer.theta
         if snapshots is not None and t + 1 in snapshots:
@@ -128,10 +130,9 @@ def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, 
     out = layers[-1]
     hidden = range(len(layers) - 1)
     spikes = None
-    if record_spikes:
-        spikes = []
-        for k in hidden:
-            spikes.append(LayerSpikes.from_bits(np.stack(events[k], axis=1), layers[k].size))  # T >= 1 steps
+    if any(keep):
+        spikes = [LayerSpikes.from_bits(np.stack(events[k], axis=1), layers[k].size) if keep[k] else None
+                  for k in hidden]  # T >= 1 steps
     margin_list = None
     if record_margin:  # every spiking population's: the hidden ones, then a spiking output
         margin_list = [margins[k] for k in hidden] + ([margins[-1]] if out.spiking else [])
@@ -218,10 +219,9 @@ def _simulate_pipelined(snn, x_flat, record_spikes, record_margin, seed, image_o
             out_counts, output = count, value
             break
         counts.append(count)
-        if record_spikes:
-            events.append(LayerSpikes.from_unsorted(*spikes))
+        events.append(LayerSpikes.from_unsorted(*spikes) if records(record_spikes, index) else None)
         below = value
-    return BatchResult(output, counts, events if record_spikes else None, out_counts,
+    return BatchResult(output, counts, events if any(e is not None for e in events) else None, out_counts,
                        margins if record_margin else None)
 
 

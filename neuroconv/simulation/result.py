@@ -12,6 +12,10 @@ from neuroconv.errors import NeuroconvError
 __all__ = ["SimulationResult", "LayerSpikes", "BatchResult", "first_spike_steps"]
 
 
+#: Booleans :meth:`LayerSpikes.from_events` unpacks at a time.
+_EVENT_BLOCK = 32 * 2**20
+
+
 class LayerSpikes:
     """All spikes of one layer: parallel int arrays ``image``, ``neuron``, ``step``, sorted by (image, step, neuron).
 
@@ -20,12 +24,12 @@ class LayerSpikes:
     into the three arrays when one of them is first read. Unpacks as ``image, neuron, step = spikes``.
     """
 
-    __slots__ = ("_bits", "_n_neurons", "_arrays")
+    __slots__ = ("_bits", "_n_neurons", "_arrays", "_images")
     #: The field names, as the NamedTuple this class was.
     _fields = ("image", "neuron", "step")
 
     def __init__(self, image, neuron, step):
-        self._bits, self._n_neurons = None, None
+        self._bits, self._n_neurons, self._images = None, None, None
         self._arrays = tuple(np.asarray(a, dtype=np.int64) for a in (image, neuron, step))
 
     @classmethod
@@ -40,22 +44,54 @@ class LayerSpikes:
         """From ``np.packbits(trains, axis=-1)`` of boolean trains ``(images, steps, n_neurons)``."""
         spikes = cls.__new__(cls)
         spikes._bits, spikes._n_neurons, spikes._arrays = np.asarray(bits, dtype=np.uint8), int(n_neurons), None
+        spikes._images = None
         return spikes
 
     @classmethod
     def from_events(cls, image, neuron, step, n_images: int, n_steps: int, n_neurons: int) -> "LayerSpikes":
         """From spike events in any order (each (image, step, neuron) at most once), as bits: no sorting."""
-        width = -(-int(n_neurons) // 8)
-        bits = np.zeros(int(n_images) * int(n_steps) * width, dtype=np.uint8)
-        neuron = np.asarray(neuron, dtype=np.int64)
-        byte = (np.asarray(image, dtype=np.int64) * n_steps + np.asarray(step, dtype=np.int64)) * width + neuron // 8
-        np.bitwise_or.at(bits, byte, (128 >> (neuron % 8)).astype(np.uint8))  # packbits' order: first neuron high
-        return cls.from_bits(bits.reshape(int(n_images), int(n_steps), width), n_neurons)
+        n_images, n_steps, n_neurons = int(n_images), int(n_steps), int(n_neurons)
+        width = -(-n_neurons // 8)
+        bits = np.zeros((n_images, n_steps, width), dtype=np.uint8)
+        flat = (np.asarray(image, dtype=np.int64) * n_steps + np.asarray(step, dtype=np.int64)) * n_neurons \
+            + np.asarray(neuron, dtype=np.int64)
+        per_image = n_steps * n_neurons
+        rows = max(1, _EVENT_BLOCK // max(per_image, 1))  # images per block of booleans, packed block by block
+        if rows < n_images:
+            flat = np.sort(flat)
+        bounds = np.searchsorted(flat, np.arange(0, n_images + rows, rows) * per_image) if rows < n_images \
+            else np.array([0, flat.size])
+        for b, start in enumerate(range(0, n_images, rows)):
+            stop = min(start + rows, n_images)
+            trains = np.zeros((stop - start) * per_image, dtype=bool)
+            trains[flat[bounds[b]:bounds[b + 1]] - start * per_image] = True
+            bits[start:stop] = np.packbits(trains.reshape(stop - start, n_steps, n_neurons), axis=-1)
+        return cls.from_bits(bits, n_neurons)
+
+    def take_images(self, images) -> "LayerSpikes":
+        """The spikes of ``images`` (sorted indices into this layer's images) alone; their ``image`` values stay
+        the run's image indices."""
+        images = np.asarray(images, dtype=np.int64)
+        if self._bits is not None:
+            kept = LayerSpikes.from_bits(self._bits[images], self._n_neurons)
+            kept._images = images if self._images is None else self._images[images]
+            return kept
+        image, neuron, step = self._expand()
+        keep = np.isin(image, images)
+        return LayerSpikes(image[keep], neuron[keep], step[keep])
+
+    @property
+    def images(self) -> np.ndarray | None:
+        """The images this layer's trains were kept for (``run(record={'images': ...})``), or None: every image
+        of the run."""
+        return self._images
 
     def _expand(self):
         if self._arrays is None:
             trains = np.unpackbits(self._bits, axis=-1, count=self._n_neurons)
             image, step, neuron = (a.astype(np.int64) for a in np.nonzero(trains))  # C order: sorted as documented
+            if self._images is not None:
+                image = self._images[image]
             self._arrays = (image, neuron, step)
         return self._arrays
 
@@ -128,7 +164,9 @@ class SimulationResult:
     spike_counts : list of int ndarrays (batch, n_neurons)
         One per spiking hidden layer, in order.
     spikes : list of LayerSpikes or None
-        Every spike of every spiking hidden layer (``record_spikes=True``).
+        The spike trains of every spiking hidden layer (``record=True``, the default), or of the layers
+        and images ``record`` chose (an entry is None for a layer not recorded; ``spikes[k].images``
+        lists the images kept, None for all); None when nothing was recorded.
     layer_names : list of str
         Names of the spiking hidden layers (the Brian2 group names).
     timesteps, dt, device : the run's settings (``timesteps``: T, see ``neuroconv.convert``);
@@ -205,15 +243,29 @@ class SimulationResult:
 
     def spike_times(self, layer, image: int = 0):
         """Spike times and neuron indices of one image in one layer: ``(neuron, times)``, times in Brian2 units."""
-        if self.spikes is None:
-            raise NeuroconvError("spike trains were not recorded: run with record_spikes=True.")
-        rec = self.spikes[self.layer_index(layer)]
+        rec = self._trains(layer)
         if isinstance(image, bool) or not isinstance(image, (int, np.integer)) \
                 or not -self.batch_size <= image < self.batch_size:
             raise NeuroconvError(f"image {image!r} out of range: the result holds {self.batch_size} images "
                                  f"(0..{self.batch_size - 1}).")
-        sel = rec.image == image % self.batch_size
+        image = int(image) % self.batch_size
+        if rec.images is not None and image not in set(rec.images.tolist()):
+            raise NeuroconvError(f"image {image}'s spike trains were not recorded: the run kept images "
+                                 f"{_listed(rec.images)} (record={{'images': ...}}).")
+        sel = rec.image == image
         return rec.neuron[sel], rec.step[sel] * self.dt
+
+    def _trains(self, layer):
+        """The recorded trains of ``layer``, or a clear error where the run did not keep them."""
+        if self.spikes is None:
+            raise NeuroconvError("spike trains were not recorded: run with record=True (the default) or choose "
+                                 "layers and images with record={'layers': [...], 'images': [...]}.")
+        k = self.layer_index(layer)
+        if self.spikes[k] is None:
+            recorded = [n for n, s in zip(self.layer_names, self.spikes) if s is not None]
+            raise NeuroconvError(f"layer {self.layer_names[k]!r}'s spike trains were not recorded: the run recorded "
+                                 f"{recorded} (record=...).")
+        return self.spikes[k]
 
     def first_spike_steps(self, layer) -> np.ndarray:
         """Step of each neuron's first spike, ``(batch, n)`` ints, -1 where it never fired.
@@ -221,15 +273,22 @@ class SimulationResult:
         For One-Spike networks this is *the* spike; its phase in the layer's window is
         ``step - index * window``.
         """
-        if self.spikes is None:
-            raise NeuroconvError("spike trains were not recorded: run with record_spikes=True.")
         k = self.layer_index(layer)
-        rec = self.spikes[k]
+        rec = self._trains(layer)
+        if rec.images is not None and len(rec.images) != self.batch_size:
+            raise NeuroconvError(f"first_spike_steps gives a row per image, but layer {self.layer_names[k]!r} was "
+                                 f"recorded for {len(rec.images)} of {self.batch_size} images; read "
+                                 "result.spikes[k] for those, or record every image.")
         return first_spike_steps(rec.image, rec.neuron, rec.step, self.batch_size, self.spike_counts[k].shape[1])
 
     def rates(self, layer):
         """Firing rate of every neuron over the run, ``(batch, n)`` in Hz (count / (run_steps * dt))."""
         return self.spike_counts[self.layer_index(layer)] / self.duration
+
+
+def _listed(images, shown: int = 8) -> str:
+    items = [str(i) for i in images[:shown]]
+    return "[" + ", ".join(items) + (", ...]" if len(images) > shown else "]")
 
 
 def first_spike_steps(image, neuron, step, n_images: int, n_neurons: int) -> np.ndarray:
@@ -246,7 +305,7 @@ class BatchResult:
     """What a backend returns for consecutive images, numbered from 0 (see :meth:`merge`).
 
     ``output`` (batch, n_out) is the readout; ``spike_counts`` one (batch, n) array per spiking
-    hidden layer; ``spikes`` (``record_spikes``) one :class:`LayerSpikes` per hidden layer;
+    hidden layer; ``spikes`` (``record_spikes``) one :class:`LayerSpikes` per hidden layer (None where not recorded);
     ``output_spike_counts`` the output's counts when it spikes; ``threshold_margin`` the
     reference's tie diagnosis (``record_margin``).
     """
@@ -270,7 +329,8 @@ class BatchResult:
 
         spikes = None
         if first.spikes is not None:
-            spikes = [LayerSpikes.merge((start, p.spikes[k]) for start, p in parts) for k in range(len(first.spikes))]
+            spikes = [None if first.spikes[k] is None else LayerSpikes.merge((start, p.spikes[k]) for start, p in parts)
+                      for k in range(len(first.spikes))]
         out_counts = None if first.output_spike_counts is None else np.concatenate(
             [p.output_spike_counts for _, p in parts])
         return BatchResult(np.concatenate([p.output for _, p in parts]), cat(lambda p: p.spike_counts), spikes,

@@ -251,7 +251,7 @@ def _pathway(snn, k, group, pre, matrix, n_copies, clock, input_orders, round_cl
     return _connect(syn, matrix, n_copies, "thresholds", 2 * k - 1, delay_steps=delay_steps, dt=clock.dt)
 
 
-def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None, rounds: int = 1, seed: int = 0,
+def build_network(snn, n_copies: int, record_spikes=True, clock=None, rounds: int = 1, seed: int = 0,
                   series: bool = False):
     """A ``brian2.Network`` with ``n_copies`` replicated copies of ``snn`` (see module docstring).
 
@@ -261,12 +261,15 @@ def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None, ro
     images from the ``TimedArray`` ``neuroconv_images``); every group returns to its initial
     state when a round starts, and a ``StateMonitor`` ``<layer>_rounds`` keeps each spiking
     layer's ``spike_count`` (and the output's membrane) as each round ends; spike monitors
-    exist only with ``record_spikes`` (and for a spiking output). Run it for
+    exist only for the hidden layers ``record_spikes`` names (True: all; a tuple of hidden layer indices:
+    those; :func:`neuroconv.simulation.recording.records`) and for a spiking output. Run it for
     ``(rounds * T + 1) * dt``: the last step only records the last round's state. ``seed``:
     the random streams of stochastic models. ``series``: the input group takes a new frame every step
     (``x`` set by the caller; see ``run.run_runtime``).
     """
     from brian2 import Clock, Network, SpikeMonitor, StateMonitor
+
+    from neuroconv.simulation.recording import records
 
     clock = Clock(dt=snn.dt, name="neuroconv_clock") if clock is None else clock
     round_clock = None
@@ -296,9 +299,9 @@ def build_network(snn, n_copies: int, record_spikes: bool = True, clock=None, ro
             if record:
                 objects.append(StateMonitor(group, record, record=True, clock=round_clock, when="start", order=-1,
                                             name=f"{layer.name}_rounds"))
-        if layer.spiking and (record_spikes or layer is snn.output_layer or round_clock is None):
+        if layer.spiking and (records(record_spikes, k) or layer is snn.output_layer or round_clock is None):
             # the output's spikes are its readout: always recorded
-            record = record_spikes or layer is snn.output_layer
+            record = layer is snn.output_layer or records(record_spikes, k)
             objects.append(SpikeMonitor(group, record=record, when="end", name=f"{layer.name}_spikes"))
         groups[k] = group
     return Network(*objects, name="neuroconv_network")

@@ -11,7 +11,8 @@ later call writes the input file, runs ``./main`` and reads those files, with no
 The number of rounds is a run-time input: the generated ``main.cpp`` is patched to take the run's
 length from ``--neuroconv_duration`` (compiled length otherwise), so one binary runs 1 to ``rounds``
 rounds, and so any number of images, without another compile. The round images' ``TimedArray``
-keeps its compiled size; rounds past the ones run are zeros.
+keeps its compiled size; rounds past the ones run are zeros. What is recorded is a run-time input
+too: every hidden layer has a spike monitor, and ``--neuroconv_record`` says which of them run.
 """
 
 from __future__ import annotations
@@ -36,27 +37,36 @@ __all__ = ["Program", "fingerprint", "patch_duration", "remember", "recall", "fo
 MAX_PROGRAMS = 4
 #: The command-line flag the patched ``main.cpp`` reads the run's length from.
 DURATION_FLAG = "--neuroconv_duration"
+#: The command-line flag that says which gated spike monitors run (``1``/``0`` per monitor, in order).
+RECORD_FLAG = "--neuroconv_record"
 
 _RUN_CALL = re.compile(r"(\bneuroconv_network\.run\()([^,]+)(,)")
 _START = "\tbrian_start();"
 
 
-def patch_duration(directory) -> None:
-    """Make the generated ``main.cpp`` take the run's length from ``--neuroconv_duration SECONDS`` (given
-    right after ``--results_dir DIR``); without the flag it runs the compiled length."""
+def patch_duration(directory, gated=()) -> None:
+    """Make the generated ``main.cpp`` take the run's length from ``--neuroconv_duration SECONDS`` and, for the
+    monitors named in ``gated`` (in order), whether each runs from ``--neuroconv_record`` ``0``/``1`` per monitor
+    (both given right after ``--results_dir DIR``, in any order). Without the flags it runs the compiled length
+    and every monitor. A monitor that does not run costs nothing per step and records nothing."""
     path = os.path.join(os.fspath(directory), "main.cpp")
     with open(path) as fh:
         source = fh.read()
-    if len(_RUN_CALL.findall(source)) != 1 or source.count(_START) != 1:
-        raise NeuroconvError("this Brian2 version's main.cpp has an unexpected layout (one neuroconv_network.run call "
-                             "and one brian_start expected); please report the Brian2 version.")
-    reader = ("\tdouble neuroconv_duration = -1.0;\n"
-              f"\tif (args.size() >= 2 && args[0] == \"{DURATION_FLAG}\")\n"
-              "\t{\n\t\tneuroconv_duration = atof(args[1].c_str());\n"
+    adds = [f"neuroconv_network.add(&neuroconv_clock, _run_{name}_codeobject);" for name in gated]
+    if len(_RUN_CALL.findall(source)) != 1 or source.count(_START) != 1 or any(source.count(a) != 1 for a in adds):
+        raise NeuroconvError("this Brian2 version's main.cpp has an unexpected layout (one neuroconv_network.run call, "
+                             "one brian_start and one network.add per monitor expected); please report the Brian2 "
+                             "version.")
+    reader = ("\tdouble neuroconv_duration = -1.0;\n\tstd::string neuroconv_record = \"\";\n"
+              f"\twhile (args.size() >= 2 && (args[0] == \"{DURATION_FLAG}\" || args[0] == \"{RECORD_FLAG}\"))\n"
+              f"\t{{\n\t\tif (args[0] == \"{DURATION_FLAG}\") neuroconv_duration = atof(args[1].c_str());\n"
+              "\t\telse neuroconv_record = args[1];\n"
               "\t\targs.erase(args.begin(), args.begin()+2);\n\t}\n")
     source = source.replace(_START, reader + _START)
     source = _RUN_CALL.sub(lambda m: f"{m.group(1)}(neuroconv_duration >= 0 ? neuroconv_duration : {m.group(2)})"
                                      f"{m.group(3)}", source)
+    for i, add in enumerate(adds):
+        source = source.replace(add, f"if (neuroconv_record.size() <= {i} || neuroconv_record[{i}] == '1') {add}")
     with open(path, "w") as fh:
         fh.write(source)
 
@@ -98,10 +108,15 @@ class Program:
     build_time: float = 0.0
     #: Wall seconds of the last binary run (``./main`` alone), for overhead measurements.
     last_binary_seconds: float = 0.0
+    #: Hidden layers whose spike monitors the binary runs only when asked (``RECORD_FLAG``), in flag order.
+    gated: tuple = ()
 
-    def run(self, x, image_start: int, rounds: int):
-        """Run the binary on ``x`` (at most ``n_copies * rounds`` flattened images); return a view of its result
-        files for :func:`neuroconv.simulation.brian2.run.read_results`."""
+    def run(self, x, image_start: int, rounds: int, record=True):
+        """Run the binary on ``x`` (at most ``n_copies * rounds`` flattened images), recording the trains of the
+        gated layers ``record`` names (True: all, False: none, or a tuple of hidden layer indices); return a
+        view of its result files for :func:`neuroconv.simulation.brian2.run.read_results`."""
+        from neuroconv.simulation.recording import records
+
         values = np.zeros(self.input_shape)
         flat = values.reshape(self.rounds if len(self.input_shape) == 2 else 1, -1)
         padded = np.zeros((rounds * self.n_copies, x.shape[1]))
@@ -112,6 +127,8 @@ class Program:
         args = ["./main", "--results_dir", os.path.join(self.directory, "results", "")]
         if len(self.input_shape) == 2:  # time-multiplexed: this run's rounds and one step to record the last
             args += [DURATION_FLAG, repr((self.run_steps * rounds + 1) * self.dt)]
+        if self.gated:
+            args += [RECORD_FLAG, "".join("1" if records(record, k) else "0" for k in self.gated)]
         args.append(f"{self.input_name}={os.path.join('static_arrays', 'neuroconv_input.dat')}")
         args += [f"{name}={int(image_start)}" for name in self.image_base_names]
         t0 = time.perf_counter()

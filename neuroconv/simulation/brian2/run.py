@@ -9,6 +9,7 @@ import numpy as np
 
 from neuroconv.simulation.brian2.build import _connect, _input_objects, _population, build_network, set_image_base
 from neuroconv.simulation.result import BatchResult, LayerSpikes, first_spike_steps
+from neuroconv.simulation.recording import records
 
 __all__ = ["run_runtime", "run_population", "read_results"]
 
@@ -105,7 +106,7 @@ def read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, ro
     counts, spikes = [], []
     dt, T = float(snn.dt), snn.run_steps
     out_counts = first_step = v = None
-    for layer in snn.layers:
+    for k, layer in enumerate(snn.layers):
         if not layer.spiking:
             continue
         is_output = layer is snn.output_layer
@@ -115,7 +116,8 @@ def read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, ro
         else:
             count = np.asarray(net[f"{layer.name}_rounds"].spike_count[:], dtype=np.int64)
             count = _per_round(count, n_copies, layer.size, rounds, n_images)
-        if record_spikes or is_output:
+        recorded = not is_output and records(record_spikes, k)
+        if recorded or is_output:
             mon = net[f"{layer.name}_spikes"]
             copy, neuron = np.divmod(np.asarray(mon.i[:], dtype=np.int64), layer.size)
             rnd, step = np.divmod(np.rint(np.asarray(mon.t_[:]) / dt).astype(np.int64), T)
@@ -126,6 +128,8 @@ def read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, ro
                 first_step = first_spike_steps(image, neuron, step, n_images, layer.size)
             else:
                 spikes.append(LayerSpikes.from_events(image, neuron, step, n_images, T, layer.size))
+        elif not is_output:
+            spikes.append(None)
         if is_output:
             out_counts = count
         else:
@@ -138,7 +142,7 @@ def read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, ro
             v = _per_round(np.asarray(net[f"{out.name}_rounds"].v[:], dtype=np.float64), n_copies, out.size, rounds,
                            n_images)
     readout = snn.neuron.readout(snn, v=v, counts=out_counts, first_step=first_step)
-    return BatchResult(readout, counts, spikes if record_spikes else None, out_counts)
+    return BatchResult(readout, counts, spikes if any(s is not None for s in spikes) else None, out_counts)
 
 
 def run_population(snn, k, inputs, target="numpy"):

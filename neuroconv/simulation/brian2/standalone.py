@@ -116,7 +116,7 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
 
         cuda.patch_makefile(directory)
     elif rounds > 1:
-        program.patch_duration(directory)
+        program.patch_duration(directory, [f"{snn.layers[k].name}_spikes" for k in _gated(snn, record_spikes)])
     key = build_cache.source_digest(directory, device_name) if use_cache else None
     if key is None or not build_cache.fetch(key, directory):
         if on_compile is not None:
@@ -125,6 +125,13 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
         if key is not None:
             build_cache.publish(key, directory)
     return net, time.perf_counter() - t0
+
+
+def _gated(snn, record_spikes) -> tuple:
+    """The hidden layers whose spike monitors a time-multiplexed C++ binary runs only when asked."""
+    from neuroconv.simulation.recording import records
+
+    return tuple(k for k, layer in enumerate(snn.hidden_layers) if layer.spiking and records(record_spikes, k))
 
 
 def make_command() -> list:
@@ -178,12 +185,14 @@ def run_standalone(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, s
     if device_name != "cpp_standalone":
         return _run_through_brian2(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed, build_directory,
                                    device_name, compute_capability, cache, keep_build)
-    prog, build_time = _program(snn, n_copies, rounds, record_spikes, progress_bar, seed, build_directory, cache,
+    # time-multiplexed binaries monitor every hidden layer and are told at run time which monitors run
+    built = True if rounds > 1 else _recorded_layers(snn, record_spikes)
+    prog, build_time = _program(snn, n_copies, rounds, built, progress_bar, seed, build_directory, cache,
                                 keep_build, threads)
     parts = []
     for start, stop in _chunks(x_flat.shape[0], n_copies * rounds):
         used = -(-(stop - start) // n_copies)  # rounds this binary run needs
-        files = prog.run(x_flat[start:stop], start, used)
+        files = prog.run(x_flat[start:stop], start, used, record=record_spikes)
         parts.append((start, read_results(snn, files, stop - start, n_copies, record_spikes, used,
                                           multiplexed=rounds > 1)))
         progress_bar.update(stop - start)
@@ -193,7 +202,7 @@ def run_standalone(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, s
 def _program(snn, n_copies, rounds, record_spikes, progress_bar, seed, build_directory, cache, keep_build, threads=1):
     """The ready program for this network and plan (built now, or earlier in this process) and the seconds
     spent building it now."""
-    key = (program.fingerprint(snn), n_copies, rounds, bool(record_spikes), seed, threads,
+    key = (program.fingerprint(snn), n_copies, rounds, _recorded_layers(snn, record_spikes), seed, threads,
            None if build_directory is None else os.path.abspath(os.fspath(build_directory)))
     ready = program.recall(key) if cache else None
     if ready is not None:
@@ -230,9 +239,18 @@ def _program(snn, n_copies, rounds, record_spikes, progress_bar, seed, build_dir
     return prog, build_time
 
 
+def _recorded_layers(snn, record_spikes) -> tuple:
+    """``record_spikes`` (True, False or a tuple of hidden layers) as the tuple of layers it records."""
+    from neuroconv.simulation.recording import records
+
+    return tuple(k for k in range(len(snn.hidden_layers)) if records(record_spikes, k))
+
+
 def _describe(snn, net, device, directory, n_copies, rounds, record_spikes, own_directory):
     """What :class:`program.Program` needs to know of the generated project (see its module docstring)."""
     from brian2 import prefs
+
+    from neuroconv.simulation.recording import records
 
     n_in = int(np.prod(snn.ann.input_shape))
     if rounds > 1:
@@ -241,13 +259,13 @@ def _describe(snn, net, device, directory, n_copies, rounds, record_spikes, own_
     else:
         input_name, input_shape = "input.ann_input", (n_in * n_copies,)
     wanted = []
-    for layer in snn.layers:
+    for k, layer in enumerate(snn.layers):
         if layer.spiking:
             if rounds > 1:
                 wanted.append((f"{layer.name}_rounds", "spike_count", layer.size * n_copies))
             else:
                 wanted.append((f"{layer.name}_spikes", "count", 0))
-            if record_spikes or layer is snn.output_layer:
+            if layer is snn.output_layer or records(record_spikes, k):
                 wanted += [(f"{layer.name}_spikes", "i", 0), (f"{layer.name}_spikes", "t", 0)]
     out = snn.output_layer
     if not out.spiking:
@@ -261,7 +279,8 @@ def _describe(snn, net, device, directory, n_copies, rounds, record_spikes, own_
     environment = {str(k): str(v) for k, v in prefs["devices.cpp_standalone.run_environment_variables"].items()}
     return program.Program(directory=directory, n_copies=n_copies, rounds=rounds, input_name=input_name,
                            input_shape=input_shape, image_base_names=bases, arrays=arrays, dt=float(snn.dt),
-                           run_steps=snn.run_steps, own_directory=own_directory, environment=environment)
+                           run_steps=snn.run_steps, own_directory=own_directory, environment=environment,
+                           gated=_gated(snn, record_spikes) if rounds > 1 else ())
 
 
 def _run_through_brian2(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed, build_directory,

@@ -1,0 +1,141 @@
+"""``run(record=...)``: which layers' and images' spike trains a run keeps, on every CPU device, with one
+C++ binary for every choice; its errors and memory check; the gated-monitor patch of ``main.cpp`` (issue 20)."""
+
+import numpy as np
+import pytest
+
+import neuroconv as nc
+from neuroconv import ann
+from neuroconv.simulation.brian2 import program
+from neuroconv.simulation.result import LayerSpikes
+
+
+@pytest.fixture(scope="module")
+def two_layers():
+    """A CNN with two spiking hidden layers (conv, dense) and a membrane readout."""
+    rng = np.random.default_rng(11)
+    net = ann.Sequential([ann.Conv2d(rng.normal(0, 0.6, (3, 1, 3, 3)), rng.normal(0, 0.05, 3), padding=1), ann.ReLU(),
+                          ann.AvgPool2d(2), ann.Flatten(), ann.Dense(rng.normal(0, 0.5, (6, 12))), ann.ReLU(),
+                          ann.Dense(rng.normal(0, 0.5, (3, 6)))], (1, 4, 4))
+    x = rng.uniform(0, 1, (90, 1, 4, 4))
+    snn = nc.convert(net, timesteps=10, calibration_data=x)
+    return snn, x, snn.run(x, device="reference", progress=False)
+
+
+def _kept(full: LayerSpikes, images):
+    keep = np.isin(full.image, images)
+    return LayerSpikes(*(a[keep] for a in full))
+
+
+def _check(res, ref, layers, images):
+    """``res`` recorded ``layers`` for ``images`` (None: all) and holds exactly those trains of ``ref``."""
+    np.testing.assert_array_equal(res.predictions, ref.predictions)
+    for k in range(len(ref.spike_counts)):
+        np.testing.assert_array_equal(res.spike_counts[k], ref.spike_counts[k])  # counts: always
+        if k not in layers:
+            assert res.spikes[k] is None
+            with pytest.raises(nc.NeuroconvError, match="were not recorded"):
+                res.spike_times(k, 0)
+            continue
+        if images is None:
+            assert res.spikes[k] == ref.spikes[k] and res.spikes[k].images is None
+        else:
+            assert res.spikes[k] == _kept(ref.spikes[k], images)
+            np.testing.assert_array_equal(res.spikes[k].images, images)
+
+
+@pytest.mark.parametrize("device", ["reference", "runtime"])
+def test_record_chooses_layers_and_images(two_layers, device):
+    snn, x, ref = two_layers
+    names = [layer.name for layer in snn.hidden_layers]
+    res = snn.run(x, device=device, progress=False, record=[names[1]])
+    _check(res, ref, {1}, None)
+    images = np.array([0, 5, 44, 89])
+    res = snn.run(x, device=device, progress=False, record={"layers": "all", "images": [89, 5, 0, 44, 5]})
+    _check(res, ref, {0, 1}, images)
+    neuron, times = res.spike_times(0, 44)
+    np.testing.assert_array_equal(neuron, ref.spike_times(0, 44)[0])
+    with pytest.raises(nc.NeuroconvError, match="image 1's spike trains were not recorded"):
+        res.spike_times(0, 1)
+    with pytest.raises(nc.NeuroconvError, match="recorded for 4 of 90 images"):
+        res.first_spike_steps(0)
+    assert snn.run(x, device=device, progress=False, record=False).spikes is None
+    res = snn.run(x, device=device, progress=False, record={"layers": [0], "images": slice(10, 20)})
+    _check(res, ref, {0}, np.arange(10, 20))
+
+
+@pytest.mark.standalone
+def test_one_binary_serves_every_recording(two_layers, tmp_path, monkeypatch):
+    """cpp_standalone: all, none, one layer, some images, in one process: one compile, the monitors switched on
+    the binary's command line; every choice holds the reference's trains."""
+    monkeypatch.setenv("NEUROCONV_CACHE", str(tmp_path / "cache"))
+    program.forget_all()
+    snn, x, ref = two_layers
+    try:
+        builds = []
+        for record, layers, images in ((True, {0, 1}, None), (False, set(), None), ([1], {1}, None),
+                                       ({"images": slice(0, 90, 9)}, {0, 1}, np.arange(0, 90, 9))):
+            res = snn.run(x, device="cpp_standalone", progress=False, record=record)
+            builds.append(res.build_time > 0)
+            if not layers:
+                assert res.spikes is None
+                np.testing.assert_array_equal(res.spike_counts[1], ref.spike_counts[1])
+            else:
+                _check(res, ref, layers, images)
+        assert builds == [True, False, False, False]
+    finally:
+        program.forget_all()
+
+
+def test_record_refusals_come_before_the_run(two_layers, monkeypatch):
+    snn, x, _ = two_layers
+    with pytest.raises(nc.NeuroconvError, match="no hidden layer named 'conv'"):
+        snn.run(x, device="reference", record=["conv"])
+    with pytest.raises(nc.NeuroconvError, match="layer 5 is out of range"):
+        snn.run(x, device="reference", record=[5])
+    with pytest.raises(nc.NeuroconvError, match=r"image indices must lie in 0..89"):
+        snn.run(x, device="reference", record={"images": [90]})
+    with pytest.raises(nc.NeuroconvError, match="unknown key"):
+        snn.run(x, device="reference", record={"layer": [0]})
+    with pytest.raises(nc.NeuroconvError, match="record= alone"):
+        snn.run(x, device="reference", record=True, record_spikes=False)
+    # the trains' bits are checked against the memory budget before anything runs
+    long = snn.with_timesteps(2000)
+    per_image = long.run_steps * sum(-(-layer.size // 8) for layer in long.hidden_layers)
+    monkeypatch.setenv("NEUROCONV_MAX_MEMORY", str(30 * per_image))
+    with pytest.raises(nc.NeuroconvError, match="the spike trains of 90 images needs about"):
+        long.run(x, device="reference", progress=False)
+    assert long.run(x, device="reference", progress=False, record=False).spikes is None  # counts alone fit
+
+
+def test_from_events_in_blocks_equals_one_block(monkeypatch):
+    """Events packed a block of images at a time (sorted first) give the bits of one block."""
+    from neuroconv.simulation import result
+
+    rng = np.random.default_rng(3)
+    n_images, n_steps, n_neurons = 13, 7, 21
+    trains = rng.random((n_images, n_steps, n_neurons)) < 0.2
+    image, step, neuron = np.nonzero(trains)
+    order = rng.permutation(len(image))
+    whole = LayerSpikes.from_events(image[order], neuron[order], step[order], n_images, n_steps, n_neurons)
+    monkeypatch.setattr(result, "_EVENT_BLOCK", 3 * n_steps * n_neurons)  # three images per block
+    blocks = LayerSpikes.from_events(image[order], neuron[order], step[order], n_images, n_steps, n_neurons)
+    np.testing.assert_array_equal(whole._bits, np.packbits(trains, axis=-1))
+    np.testing.assert_array_equal(blocks._bits, whole._bits)
+
+
+def test_gated_monitor_patch(tmp_path):
+    main = ("int main(int argc, char **argv)\n{\n\tstd::vector<std::string> args(argv + 1, argv + argc);\n"
+            "\tbrian_start();\n\t{\n"
+            "\t\tneuroconv_network.add(&neuroconv_clock, _run_a_spikes_codeobject);\n"
+            "\t\tneuroconv_network.add(&neuroconv_clock, _run_b_spikes_codeobject);\n"
+            "\t\tneuroconv_network.run(0.033, NULL, 10.0);\n\t}\n}\n")
+    (tmp_path / "main.cpp").write_text(main)
+    program.patch_duration(tmp_path, ["a_spikes", "b_spikes"])
+    text = (tmp_path / "main.cpp").read_text()
+    assert ("if (neuroconv_record.size() <= 1 || neuroconv_record[1] == '1') "
+            "neuroconv_network.add(&neuroconv_clock, _run_b_spikes_codeobject);") in text
+    assert text.index(program.RECORD_FLAG) < text.index("brian_start();")
+    (tmp_path / "main.cpp").write_text(main)
+    with pytest.raises(nc.NeuroconvError, match="unexpected layout"):
+        program.patch_duration(tmp_path, ["c_spikes"])
