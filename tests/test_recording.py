@@ -139,3 +139,24 @@ def test_gated_monitor_patch(tmp_path):
     (tmp_path / "main.cpp").write_text(main)
     with pytest.raises(nc.NeuroconvError, match="unexpected layout"):
         program.patch_duration(tmp_path, ["c_spikes"])
+
+
+@pytest.mark.parametrize("block", [None, 1])
+def test_monitor_events_to_bits(block, monkeypatch):
+    """A time-multiplexed monitor's events (copies, rounds, the extra step after the last round, padding copies
+    of the last round) become the bits of each image's trains, in one block or one round per block."""
+    from neuroconv.simulation.brian2 import run
+
+    if block is not None:
+        monkeypatch.setattr(run, "_BLOCK", block)
+    rng = np.random.default_rng(8)
+    n_copies, size, T, n_images = 3, 10, 5, 8  # 3 rounds, the last with one padding copy
+    rounds = -(-n_images // n_copies)
+    fired = rng.random((rounds * T + 1, n_copies * size)) < 0.3  # (global step, monitor index)
+    steps, i = np.nonzero(fired)  # in time order, as a monitor writes them
+    bits = run._monitor_bits(i.astype(np.int32), steps, n_copies, size, T, n_images)
+    copy, neuron = np.divmod(i, size)
+    image, step = (steps // T) * n_copies + copy, steps % T
+    keep = (image < n_images) & (steps < rounds * T)
+    expected = LayerSpikes.from_events(image[keep], neuron[keep], step[keep], n_images, T, size)
+    np.testing.assert_array_equal(bits._bits, expected._bits)

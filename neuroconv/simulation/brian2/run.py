@@ -97,6 +97,33 @@ def _per_round(values: np.ndarray, n_copies: int, size: int, rounds: int, n_imag
     return values.reshape(rounds * n_copies, size)[:n_images]
 
 
+#: Booleans :func:`_monitor_bits` sets at a time (rounds are unpacked in blocks of about this size).
+_BLOCK = 32 * 2**20
+
+
+def _monitor_bits(i, steps, n_copies: int, size: int, T: int, n_images: int) -> LayerSpikes:
+    """A spike monitor's events (index ``i`` over ``n_copies`` copies of ``size`` neurons, global ``steps``;
+    round ``r`` is steps ``r*T .. r*T + T-1``, image ``r * n_copies + copy``) as bits of the first ``n_images``
+    images. A block of rounds at a time: each event sets ``step * n_copies * size + i`` in a boolean
+    ``(steps, copies, neurons)`` array, which is reordered to ``(images, steps, neurons)`` and packed; no
+    division or sorting (a monitor's events come in time order)."""
+    width, row = -(-size // 8), n_copies * size
+    rounds = -(-n_images // n_copies)
+    bits = np.empty((rounds * n_copies, T, width), dtype=np.uint8)
+    if len(steps) > 1 and np.any(steps[1:] < steps[:-1]):  # not in time order (never seen): sort
+        order = np.argsort(steps, kind="stable")
+        i, steps = i[order], steps[order]
+    per_block = max(1, _BLOCK // max(T * row, 1))
+    for first in range(0, rounds, per_block):
+        last = min(first + per_block, rounds)
+        trains = np.zeros(((last - first) * T) * row, dtype=bool)
+        lo, hi = np.searchsorted(steps, [first * T, last * T])  # later steps: the step after the last round
+        trains[(steps[lo:hi] - first * T) * row + i[lo:hi]] = True
+        trains = trains.reshape(last - first, T, n_copies, size).transpose(0, 2, 1, 3)
+        bits[first * n_copies:last * n_copies] = np.packbits(trains, axis=-1).reshape(-1, T, width)
+    return LayerSpikes.from_bits(bits[:n_images], size)
+
+
 def read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, rounds: int = 1,
                  multiplexed: bool | None = None) -> BatchResult:
     """Counts, spikes and readout of the first ``n_images`` images after a run of ``rounds`` rounds (images
@@ -116,18 +143,17 @@ def read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, ro
         else:
             count = np.asarray(net[f"{layer.name}_rounds"].spike_count[:], dtype=np.int64)
             count = _per_round(count, n_copies, layer.size, rounds, n_images)
-        recorded = not is_output and records(record_spikes, k)
-        if recorded or is_output:
+        if is_output and layer.spiking:  # a spike-count readout: the output's first spikes
             mon = net[f"{layer.name}_spikes"]
             copy, neuron = np.divmod(np.asarray(mon.i[:], dtype=np.int64), layer.size)
             rnd, step = np.divmod(np.rint(np.asarray(mon.t_[:]) / dt).astype(np.int64), T)
             image = rnd * n_copies + copy
             keep = image < n_images  # drops padding copies and the step after the last round
-            image, neuron, step = image[keep], neuron[keep], step[keep]
-            if is_output:
-                first_step = first_spike_steps(image, neuron, step, n_images, layer.size)
-            else:
-                spikes.append(LayerSpikes.from_events(image, neuron, step, n_images, T, layer.size))
+            first_step = first_spike_steps(image[keep], neuron[keep], step[keep], n_images, layer.size)
+        elif records(record_spikes, k):
+            mon = net[f"{layer.name}_spikes"]
+            steps = np.rint(np.asarray(mon.t_[:]) * (1.0 / dt)).astype(np.int64)
+            spikes.append(_monitor_bits(np.asarray(mon.i[:]), steps, n_copies, layer.size, T, n_images))
         elif not is_output:
             spikes.append(None)
         if is_output:
