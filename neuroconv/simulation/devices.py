@@ -5,7 +5,8 @@ A device is a name and a runner (``"module:function"``, imported when first used
 callable) with the signature ``runner(snn, x_flat, n_copies, rounds, record_spikes, bar,
 seed=..., **options) -> (BatchResult, build_time)``, where images in the BatchResult are
 numbered from 0. ``record_spikes`` is False or the tuple of hidden layers whose trains to keep
-(truthy; a runner may record every layer: the layers and images ``record=`` chose are kept after). ``register_device`` adds one, as Brian2 registers its own devices.
+(truthy; a runner may record every layer: the layers and images ``record=`` chose are kept after).
+``register_device`` adds one, as Brian2 registers its own devices.
 """
 
 from __future__ import annotations

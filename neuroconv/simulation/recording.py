@@ -42,9 +42,11 @@ class Recording:
         """``record`` as given to ``run`` (see the module docstring); every name, index and image checked."""
         names = [layer.name for layer in snn.hidden_layers]
         every = tuple(range(len(names)))
-        if record is None or record is True or (isinstance(record, str) and record == "all"):
+        if isinstance(record, (bool, np.bool_)):
+            return cls(every if record else ())
+        if record is None or (isinstance(record, str) and record == "all"):
             return cls(every)
-        if record is False or (isinstance(record, str) and record == "none"):
+        if isinstance(record, str) and record == "none":
             return cls(())
         layers, images = record, None
         if isinstance(record, dict):
