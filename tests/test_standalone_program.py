@@ -134,3 +134,16 @@ def test_synapse_budget_follows_the_memory_budget(small_cnn, monkeypatch):
         snn.run(x[:2], device="cpp_standalone", progress=False)
     monkeypatch.setenv("NEUROCONV_MAX_MEMORY", "8G")
     assert devices.default_max_synapses() == 8 * 2**30 // devices.PEAK_BYTES_PER_SYNAPSE
+
+
+def test_cuda_batches_come_in_power_of_two_buckets(small_cnn):
+    """cuda_standalone (one batch per binary run) plans its copies from a few buckets: 1..8192 images need at
+    most 14 builds, each bucket within the synapse budget (here 300 copies: 10 builds), and one copy over the budget is refused."""
+    snn, _ = small_cnn
+    budget = 300 * snn.n_synapses
+    copies = {n: devices.bucketed_copies(snn, n, budget) for n in range(1, 8193)}
+    assert copies[1] == 1 and copies[2] == 2 and copies[3] == 4 and copies[129] == 256 and copies[257] == 300
+    assert all(min(n, 300) <= c <= 300 for n, c in copies.items())  # holds the images, or the budget's copies
+    assert len(set(copies.values())) == 10  # 1, 2, 4, ..., 256, and the budget's 300
+    with pytest.raises(nc.NeuroconvError, match="one image alone is over the budget"):
+        devices.bucketed_copies(snn, 5, snn.n_synapses - 1)

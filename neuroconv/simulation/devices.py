@@ -25,7 +25,7 @@ from neuroconv.simulation.recording import Recording
 from neuroconv.simulation.result import SimulationResult
 
 __all__ = ["Device", "DEVICES", "register_device", "run_on_device", "build_on_device", "estimate_resources",
-           "default_max_synapses"]
+           "default_max_synapses", "bucketed_copies"]
 
 #: Peak bytes per synapse of a whole C++ standalone build and run: torchvision's resnet18 at 3x32x32 (21.7M
 #: synapses per image) imported, converted, built, compiled and run peaked at 1,597 MiB resident (77 bytes per
@@ -228,6 +228,18 @@ def _choose_batch(snn, n_images, batch_size, max_synapses):
     return chosen
 
 
+def bucketed_copies(snn, n_images, max_synapses) -> int:
+    """Copies of a standalone build that runs one batch per binary run (``cuda_standalone``), by default: the
+    smallest power of two that holds ``n_images``, at most what ``max_synapses`` allows. The image count of a
+    call then picks one of a few builds (at most ``log2`` of the budget's copies plus one) instead of a build
+    of its own; the last batch is padded. A network over the budget at one copy is refused as
+    :func:`_choose_batch` refuses it."""
+    fits = int(max_synapses // max(snn.n_synapses, 1))
+    if fits < 1:
+        return _choose_batch(snn, 1, 1, max_synapses)  # raises, with the advice
+    return int(min(fits, 1 << max(0, int(n_images) - 1).bit_length()))
+
+
 class _MemorySynapses(int):
     """A synapse budget derived from the memory budget (its refusals say so)."""
 
@@ -323,7 +335,10 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None
             from neuroconv.simulation.reference import default_batch
 
             batch_size = default_batch(snn, n)
-        n_copies = _choose_batch(snn, n, batch_size, max_synapses)
+        if batch_size is None and dev.standalone:  # one batch per binary run (CUDA): a build per bucket
+            n_copies = bucketed_copies(snn, n, max_synapses)
+        else:
+            n_copies = _choose_batch(snn, n, batch_size, max_synapses)
     if dev.synapses:
         check_resources(snn, dev, n_copies, rounds, build_directory)
     t0 = time.perf_counter()
