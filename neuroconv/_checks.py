@@ -55,6 +55,13 @@ def memory_budget() -> int:
         return 8 * 2**30
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the system has one)."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def require_memory(nbytes: float, what: str, advice: str) -> None:
     """Refuse ``what`` when it needs more than the memory budget; ``advice`` says what to change."""
     budget = memory_budget()

@@ -160,3 +160,24 @@ def test_monitor_events_to_bits(block, monkeypatch):
     keep = (image < n_images) & (steps < rounds * T)
     expected = LayerSpikes.from_events(image[keep], neuron[keep], step[keep], n_images, T, size)
     np.testing.assert_array_equal(bits._bits, expected._bits)
+
+
+@pytest.mark.parametrize("stochastic", [False, True])
+def test_reference_batches_on_threads_equal_one_thread(two_layers, monkeypatch, stochastic):
+    """The reference runs one batch per core at once: every spike, count and readout as in one thread."""
+    from neuroconv import _checks
+
+    snn, x, _ = two_layers
+    if stochastic:
+        from neuroconv.equations import TPP
+
+        snn = nc.convert(snn.ann, neuron=TPP(), timesteps=8, calibration_data=x)
+    runs = {}
+    for cores in (1, 3):
+        monkeypatch.setattr(_checks, "usable_cores", lambda: cores)
+        runs[cores] = snn.run(x, device="reference", batch_size=7, seed=4, progress=False)
+    one, three = runs[1], runs[3]
+    np.testing.assert_array_equal(one.output, three.output)
+    for a, b in zip(one.spike_counts, three.spike_counts):
+        np.testing.assert_array_equal(a, b)
+    assert all(a == b for a, b in zip(one.spikes, three.spikes))

@@ -143,8 +143,9 @@ def make_command() -> list:
     opts = prefs.devices.cpp_standalone
     extra = [str(a) for a in opts.extra_make_args_unix]
     if extra == ["-j"]:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        extra = [f"-j{cores}"]
+        from neuroconv._checks import usable_cores
+
+        extra = [f"-j{usable_cores()}"]
     return shlex.split(opts.make_cmd_unix) + extra
 
 
