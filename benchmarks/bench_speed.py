@@ -261,20 +261,33 @@ def _zoo_case(name, n_images, timesteps):
 
 def reference_batches(args):
     """The reference's images/s (recording spikes, the default) at its default batch
-    (:func:`neuroconv.simulation.reference.default_batch`) and at ``--reference-batches``, each twice,
-    alternating; the better of the two runs of each."""
+    (:func:`neuroconv.simulation.reference.default_batch`), the same on one core (its batches otherwise run one
+    per core at once), and at ``--reference-batches``, each twice, alternating; the better of the two runs."""
+    from neuroconv import _checks
     from neuroconv.simulation.reference import default_batch
+
+    cores = _checks.usable_cores
+
+    def run(snn, x, b):
+        _checks.usable_cores = (lambda: 1) if b == "one core" else cores
+        try:
+            return snn.run(x, device="reference", batch_size=None if b == "one core" else b,
+                           progress=False).images_per_second
+        finally:
+            _checks.usable_cores = cores
 
     out = {}
     for name, n_images in (("digits_mlp", args.images), ("fashion_cnn_avg", args.peer_images)):
         _, snn, _, x = _zoo_case(name, n_images, args.timesteps)
         snn.run(x[:16], device="reference", progress=False)  # warm-up
-        sizes = [None] + [b for b in args.reference_batches if b]
+        sizes = [None, "one core"] + [b for b in args.reference_batches if b]
         speed = {b: [] for b in sizes}
         for _ in range(2):
             for b in sizes:
-                speed[b].append(snn.run(x, device="reference", batch_size=b, progress=False).images_per_second)
-        rows = {(f"default ({default_batch(snn, len(x))})" if b is None else str(b)): round(max(v), 1)
+                speed[b].append(run(snn, x, b))
+        default = default_batch(snn, len(x))
+        rows = {(f"default ({default}, {cores()} cores)" if b is None else
+                 f"default ({default}), one core" if b == "one core" else str(b)): round(max(v), 1)
                 for b, v in speed.items()}
         out[name] = {"images": len(x), "images_per_s_by_batch": rows}
         print(f"# {name}: {out[name]}", file=sys.stderr, flush=True)
