@@ -27,9 +27,10 @@ WORKING_BYTES = 2 * 2**20
 def default_batch(snn, n_images: int) -> int:
     """Images the reference simulates together by default: as many as keep one float64 array of the widest
     population (or input) within :data:`WORKING_BYTES`, so that every step's arrays stay in the processor's
-    caches, and no more than gives each core a batch. Measured on the Fashion-MNIST CNN (12,544-neuron first layer, T = 32):
-    batches of 16 or 32 images ran 3x faster than one batch of 256 and 4x faster than 512, whose
-    step temporaries are each a fresh, page-faulted allocation (``benchmarks/bench_speed.py --reference-batches``)."""
+    caches, and no more than gives each core a batch. Measured on the Fashion-MNIST CNN (12,544-neuron first
+    layer, T = 32, ``benchmarks/bench_speed.py --reference-batches``): batches of 16 to 64 images ran 1.2-2x
+    faster than batches of 256 and 4x faster than one batch of 2048, whose step temporaries are each a fresh,
+    page-faulted allocation."""
     from neuroconv._checks import usable_cores
 
     widest = max([l.size for l in snn.layers] + [int(np.prod(snn.ann.input_shape))])
