@@ -21,21 +21,20 @@ __all__ = ["simulate", "readouts_over_time", "run_population", "run_reference", 
 
 
 #: Bytes of one float array per population and batch the reference aims at (:func:`default_batch`).
-WORKING_BYTES = 2 * 2**20
+WORKING_BYTES = 2**20
 
 
 def default_batch(snn, n_images: int) -> int:
     """Images the reference simulates together by default: as many as keep one float64 array of the widest
     population (or input) within :data:`WORKING_BYTES`, so that every step's arrays stay in the processor's
-    caches, and no more than gives each core a batch. Measured on the Fashion-MNIST CNN (12,544-neuron first
-    layer, T = 32, ``benchmarks/bench_speed.py --reference-batches``): batches of 16 to 64 images ran 1.2-2x
-    faster than batches of 256 and 4x faster than one batch of 2048, whose step temporaries are each a fresh,
-    page-faulted allocation."""
-    from neuroconv._checks import usable_cores
-
+    caches (the batches then run one per core at once). It depends on the network and the number of images
+    alone, not on the machine's cores: a batch's size can change a matrix product's summation order, and a run
+    gives the same numbers everywhere. Measured on the Fashion-MNIST CNN (12,544-neuron first layer, T = 32,
+    ``benchmarks/bench_speed.py --reference-batches``): batches of 10 to 64 images ran 1.2-2x faster than
+    batches of 256 and 4x faster than one batch of 2048, whose step temporaries are each a fresh, page-faulted
+    allocation."""
     widest = max([l.size for l in snn.layers] + [int(np.prod(snn.ann.input_shape))])
-    per_core = -(-n_images // usable_cores())  # at least one batch per core (they run at once)
-    return int(max(1, min(n_images, per_core, WORKING_BYTES // (8 * widest))))
+    return int(max(1, min(n_images, WORKING_BYTES // (8 * widest))))
 
 
 def check_runnable(snn) -> None:
