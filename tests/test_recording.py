@@ -145,10 +145,11 @@ def test_gated_monitor_patch(tmp_path):
 def test_monitor_events_to_bits(block, monkeypatch):
     """A time-multiplexed monitor's events (copies, rounds, the extra step after the last round, padding copies
     of the last round) become the bits of each image's trains, in one block or one round per block."""
+    from neuroconv.simulation import result
     from neuroconv.simulation.brian2 import run
 
     if block is not None:
-        monkeypatch.setattr(run, "_BLOCK", block)
+        monkeypatch.setattr(result, "_EVENT_BLOCK", block)
     rng = np.random.default_rng(8)
     n_copies, size, T, n_images = 3, 10, 5, 8  # 3 rounds, the last with one padding copy
     rounds = -(-n_images // n_copies)

@@ -10,6 +10,7 @@ and ``forward(x)`` on a batch ``(batch, *input_shape)`` (the ANN baseline).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Sequence as _Seq
 
 import numpy as np
@@ -231,7 +232,11 @@ class _Pool2d:
 
     def divisors(self, input_hw: tuple) -> np.ndarray:
         """Elements each window averages, ``(H', W')``: the kernel's, less what ``ceil_mode`` windows reach
-        past the padded input (padding counts, as in PyTorch's default ``count_include_pad=True``)."""
+        past the padded input (padding counts, as in PyTorch's default ``count_include_pad=True``). Read-only,
+        computed once per input size (the reference pools every step)."""
+        return _divisors(self, tuple(int(n) for n in input_hw))
+
+    def _window_sizes(self, input_hw: tuple) -> np.ndarray:
         sizes = []
         for a in (0, 1):
             start = np.arange(self._size(input_hw[a], a)) * self.stride[a] - self.padding[a]
@@ -239,13 +244,20 @@ class _Pool2d:
         return np.outer(sizes[0], sizes[1]).astype(np.float64)
 
 
+@lru_cache(maxsize=256)
+def _divisors(pool: _Pool2d, input_hw: tuple) -> np.ndarray:
+    out = pool._window_sizes(input_hw)
+    out.setflags(write=False)
+    return out
+
+
 @dataclass(frozen=True)
 class AvgPool2d(_Pool2d):
     """Average pooling over ``kernel_size`` windows (zero padding counted in the average, PyTorch's default)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        sums = self._reduce(x, np.add, 0.0)
-        return sums / self.divisors(x.shape[2:])
+        sums = self._reduce(x, np.add, 0.0)  # a fresh array: divided in place
+        return np.divide(sums, self.divisors(x.shape[2:]), out=sums)
 
 
 @dataclass(frozen=True)

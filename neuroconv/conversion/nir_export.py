@@ -76,14 +76,8 @@ def to_nir(snn, portable: bool = False, spiking_node: str = "IF"):
         if layer.kind != "neuron":
             raise NeuroconvError(f"{layer.name} is a max-pool relay, which NIR has no node for; use AvgPool2d "
                                  "in the ANN to export it.")
-        matrices, bias = layer.pathways
-        for p, (source, matrix) in enumerate(zip(layer.sources, matrices)):
-            if matrix.shape[0] * matrix.shape[1] > MAX_DENSE_ENTRIES:
-                raise NeuroconvError(f"the pathway into {layer.name} would be a dense {matrix.shape} Affine "
-                                     f"(over {MAX_DENSE_ENTRIES:.0e} entries); NIR export suits smaller networks.")
-            weight = matrix.toarray()
-            if source >= 0:
-                weight = weight * snn.layers[source].theta[None, :]
+        bias = layer.pathways[1]
+        for p, source, weight in _pathway_weights(snn, layer):
             src = "input" if source < 0 else names[source]
             name = f"{src}_to_{names[k]}"
             nodes[name] = nir.Affine(weight, bias if p == 0 else np.zeros_like(bias))
@@ -97,6 +91,18 @@ def to_nir(snn, portable: bool = False, spiking_node: str = "IF"):
     nodes["output"] = nir.Output(output_type={"output": np.array([snn.output_layer.size])})
     edges.append((names[-1], "output"))
     return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+def _pathway_weights(snn, layer, scale=None):
+    """``(index, source, dense weight)`` of each pathway into ``layer``: the synapse matrix (its rows times
+    ``scale``, if given) times the source's thresholds (the amplitude of its spikes); refused above
+    :data:`MAX_DENSE_ENTRIES` entries."""
+    for p, (source, matrix) in enumerate(zip(layer.sources, layer.pathways[0])):
+        if matrix.shape[0] * matrix.shape[1] > MAX_DENSE_ENTRIES:
+            raise NeuroconvError(f"the pathway into {layer.name} would be a dense {matrix.shape} Affine "
+                                 f"(over {MAX_DENSE_ENTRIES:.0e} entries); NIR export suits smaller networks.")
+        weight = matrix.toarray() if scale is None else matrix.toarray() * scale[:, None]
+        yield p, source, weight * snn.layers[source].theta[None, :] if source >= 0 else weight
 
 
 def if_model(graph):
@@ -140,16 +146,10 @@ def _portable(snn, nir, spiking_node):
     names = [layer.name for layer in snn.layers]
     for k, layer in enumerate(snn.layers):
         scale = 1.0 / layer.theta if layer.spiking else np.ones(layer.size)
-        matrices, bias = layer.pathways
+        bias = layer.pathways[1]
         target = names[k] if layer.spiking else "output"
-        for p, (source, matrix) in enumerate(zip(layer.sources, matrices)):
-            if matrix.shape[0] * matrix.shape[1] > MAX_DENSE_ENTRIES:
-                raise NeuroconvError(f"the pathway into {layer.name} would be a dense {matrix.shape} Affine "
-                                     f"(over {MAX_DENSE_ENTRIES:.0e} entries); NIR export suits smaller networks.")
-            weight = matrix.toarray() * scale[:, None]
-            if source >= 0:
-                weight = weight * snn.layers[source].theta[None, :]
-            elif precharge:
+        for p, source, weight in _pathway_weights(snn, layer, scale):
+            if source < 0 and precharge:
                 weight = np.hstack([weight, np.zeros((layer.size, 1))])
             src = "input" if source < 0 else names[source]
             name = f"{src}_to_{names[k]}" if layer.spiking else "readout"

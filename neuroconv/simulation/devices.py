@@ -157,7 +157,7 @@ def _positive_int(name, value):
     return int(value)
 
 
-def _choose_rounds(snn, dev, n_images, batch_size, rounds):
+def _one_round(dev, rounds) -> int:
     """Devices that run one batch per run (C++ standalone plans in :func:`_standalone_plan`): ``rounds`` may only
     be 1."""
     if rounds is not None:
@@ -166,7 +166,7 @@ def _choose_rounds(snn, dev, n_images, batch_size, rounds):
             # brian2cuda 1.0b1's synapse templates only know ``defaultclock``; the rounds need a second clock
             raise NeuroconvError(f"rounds={rounds} applies to device='cpp_standalone' only; device={dev.name!r} "
                                  "runs one batch at a time (leave rounds out).")
-    return batch_size, 1
+    return 1
 
 
 def _threads(dev, threads):
@@ -330,7 +330,7 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None
     if dev.standalone and dev.multiplexed:
         n_copies, rounds = _standalone_plan(snn, batch_size, rounds, max_synapses)
     else:
-        batch_size, rounds = _choose_rounds(snn, dev, n, batch_size, rounds)
+        rounds = _one_round(dev, rounds)
         if batch_size is None and not dev.synapses:  # array devices: batches whose working set stays in cache
             from neuroconv.simulation.reference import default_batch
 

@@ -122,7 +122,7 @@ def _simulate_stepwise(snn, x_flat, record_spikes, record_margin, progress_bar, 
             spikes = pops[k].step(drive, t) if fire else pops[k].step(drive, t, fire=False)
             counts[k] += spikes
             if keep[k]:  # one bit per neuron and step (LayerSpikes.from_bits)
-                events[k].append(np.packbits(spikes.astype(bool), axis=1))
+                events[k].append(np.packbits(spikes if spikes.dtype == bool else spikes.astype(bool), axis=1))
             sent[k] = spikes * layer.theta
         if snapshots is not None and t + 1 in snapshots:
             snapshots[t + 1] = snn.neuron.readout(snn, v=v[-1], counts=counts[-1], timesteps=t + 1)

@@ -12,8 +12,21 @@ from neuroconv.errors import NeuroconvError
 __all__ = ["SimulationResult", "LayerSpikes", "BatchResult", "first_spike_steps"]
 
 
-#: Booleans :meth:`LayerSpikes.from_events` unpacks at a time.
+#: Booleans :func:`event_blocks` sets at a time.
 _EVENT_BLOCK = 32 * 2**20
+
+
+def event_blocks(flat, total: int, unit: int):
+    """The booleans ``[0, total)`` with the positions ``flat`` (sorted ints; those past ``total`` ignored) set, in
+    blocks of whole ``unit`` s (an image's or a round's booleans), as many as fit in :data:`_EVENT_BLOCK`: yields
+    ``(start, booleans)``. How spike events become bits without an array of every neuron and step: the caller
+    reshapes each block and packs it."""
+    block = max(1, _EVENT_BLOCK // max(int(unit), 1)) * max(int(unit), 1)
+    bounds = np.searchsorted(flat, np.append(np.arange(0, total, block), total))
+    for b, start in enumerate(range(0, total, block)):
+        booleans = np.zeros(min(block, total - start), dtype=bool)
+        booleans[flat[bounds[b]:bounds[b + 1]] - start] = True
+        yield start, booleans
 
 
 class LayerSpikes:
@@ -49,23 +62,16 @@ class LayerSpikes:
 
     @classmethod
     def from_events(cls, image, neuron, step, n_images: int, n_steps: int, n_neurons: int) -> "LayerSpikes":
-        """From spike events in any order (each (image, step, neuron) at most once), as bits: no sorting."""
+        """From spike events in any order (each (image, step, neuron) at most once), as bits."""
         n_images, n_steps, n_neurons = int(n_images), int(n_steps), int(n_neurons)
-        width = -(-n_neurons // 8)
-        bits = np.zeros((n_images, n_steps, width), dtype=np.uint8)
-        flat = (np.asarray(image, dtype=np.int64) * n_steps + np.asarray(step, dtype=np.int64)) * n_neurons \
-            + np.asarray(neuron, dtype=np.int64)
+        bits = np.empty((n_images, n_steps, -(-n_neurons // 8)), dtype=np.uint8)
+        flat = np.sort((np.asarray(image, dtype=np.int64) * n_steps + np.asarray(step, dtype=np.int64)) * n_neurons
+                       + np.asarray(neuron, dtype=np.int64))
         per_image = n_steps * n_neurons
-        rows = max(1, _EVENT_BLOCK // max(per_image, 1))  # images per block of booleans, packed block by block
-        if rows < n_images:
-            flat = np.sort(flat)
-        bounds = np.searchsorted(flat, np.arange(0, n_images + rows, rows) * per_image) if rows < n_images \
-            else np.array([0, flat.size])
-        for b, start in enumerate(range(0, n_images, rows)):
-            stop = min(start + rows, n_images)
-            trains = np.zeros((stop - start) * per_image, dtype=bool)
-            trains[flat[bounds[b]:bounds[b + 1]] - start * per_image] = True
-            bits[start:stop] = np.packbits(trains.reshape(stop - start, n_steps, n_neurons), axis=-1)
+        for start, trains in event_blocks(flat, n_images * per_image, per_image):
+            first = start // max(per_image, 1)
+            trains = trains.reshape(-1, n_steps, n_neurons)
+            bits[first:first + len(trains)] = np.packbits(trains, axis=-1)
         return cls.from_bits(bits, n_neurons)
 
     def take_images(self, images) -> "LayerSpikes":

@@ -8,7 +8,7 @@ import contextlib
 import numpy as np
 
 from neuroconv.simulation.brian2.build import _connect, _input_objects, _population, build_network, set_image_base
-from neuroconv.simulation.result import BatchResult, LayerSpikes, first_spike_steps
+from neuroconv.simulation.result import BatchResult, LayerSpikes, event_blocks, first_spike_steps
 from neuroconv.simulation.recording import records
 
 __all__ = ["run_runtime", "run_population", "read_results"]
@@ -97,30 +97,24 @@ def _per_round(values: np.ndarray, n_copies: int, size: int, rounds: int, n_imag
     return values.reshape(rounds * n_copies, size)[:n_images]
 
 
-#: Booleans :func:`_monitor_bits` sets at a time (rounds are unpacked in blocks of about this size).
-_BLOCK = 32 * 2**20
-
-
 def _monitor_bits(i, steps, n_copies: int, size: int, T: int, n_images: int) -> LayerSpikes:
     """A spike monitor's events (index ``i`` over ``n_copies`` copies of ``size`` neurons, global ``steps``;
     round ``r`` is steps ``r*T .. r*T + T-1``, image ``r * n_copies + copy``) as bits of the first ``n_images``
-    images. A block of rounds at a time: each event sets ``step * n_copies * size + i`` in a boolean
-    ``(steps, copies, neurons)`` array, which is reordered to ``(images, steps, neurons)`` and packed; no
-    division or sorting (a monitor's events come in time order)."""
+    images. Whole rounds at a time (:func:`~neuroconv.simulation.result.event_blocks`): each event sets
+    ``step * n_copies * size + i`` in a boolean ``(steps, copies, neurons)`` array, which is reordered to
+    ``(images, steps, neurons)`` and packed; no division, and no sorting (a monitor writes its events in time
+    order, so these positions come sorted)."""
     width, row = -(-size // 8), n_copies * size
     rounds = -(-n_images // n_copies)
     bits = np.empty((rounds * n_copies, T, width), dtype=np.uint8)
-    if len(steps) > 1 and np.any(steps[1:] < steps[:-1]):  # not in time order (never seen): sort
-        order = np.argsort(steps, kind="stable")
-        i, steps = i[order], steps[order]
-    per_block = max(1, _BLOCK // max(T * row, 1))
-    for first in range(0, rounds, per_block):
-        last = min(first + per_block, rounds)
-        trains = np.zeros(((last - first) * T) * row, dtype=bool)
-        lo, hi = np.searchsorted(steps, [first * T, last * T])  # later steps: the step after the last round
-        trains[(steps[lo:hi] - first * T) * row + i[lo:hi]] = True
-        trains = trains.reshape(last - first, T, n_copies, size).transpose(0, 2, 1, 3)
-        bits[first * n_copies:last * n_copies] = np.packbits(trains, axis=-1).reshape(-1, T, width)
+    flat = np.asarray(steps, dtype=np.int64) * row + np.asarray(i, dtype=np.int64)
+    if len(flat) > 1 and np.any(flat[1:] < flat[:-1]):  # not in time order (never seen): sort
+        flat = np.sort(flat)
+    per_round = T * row  # the step after the last round lies past the rounds: ignored
+    for start, trains in event_blocks(flat, rounds * per_round, per_round):
+        first = start // per_round * n_copies
+        trains = trains.reshape(-1, T, n_copies, size).transpose(0, 2, 1, 3)
+        bits[first:first + trains.shape[0] * n_copies] = np.packbits(trains, axis=-1).reshape(-1, T, width)
     return LayerSpikes.from_bits(bits[:n_images], size)
 
 

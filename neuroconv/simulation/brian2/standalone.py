@@ -116,7 +116,8 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
 
         cuda.patch_makefile(directory)
     elif rounds > 1:
-        program.patch_duration(directory, [f"{snn.layers[k].name}_spikes" for k in _gated(snn, record_spikes)])
+        gated = _recorded_layers(snn, record_spikes)
+        program.patch_duration(directory, [f"{snn.layers[k].name}_spikes" for k in gated])
     key = build_cache.source_digest(directory, device_name) if use_cache else None
     if key is None or not build_cache.fetch(key, directory):
         if on_compile is not None:
@@ -125,13 +126,6 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
         if key is not None:
             build_cache.publish(key, directory)
     return net, time.perf_counter() - t0
-
-
-def _gated(snn, record_spikes) -> tuple:
-    """The hidden layers whose spike monitors a time-multiplexed C++ binary runs only when asked."""
-    from neuroconv.simulation.recording import records
-
-    return tuple(k for k, layer in enumerate(snn.hidden_layers) if layer.spiking and records(record_spikes, k))
 
 
 def make_command() -> list:
@@ -241,10 +235,12 @@ def _program(snn, n_copies, rounds, record_spikes, progress_bar, seed, build_dir
 
 
 def _recorded_layers(snn, record_spikes) -> tuple:
-    """``record_spikes`` (True, False or a tuple of hidden layers) as the tuple of layers it records."""
+    """``record_spikes`` (True, False or a tuple of hidden layers) as the spiking hidden layers it records: the
+    layers a ``rounds = 1`` build monitors (part of its cache key), and those whose monitors a
+    time-multiplexed binary runs only when asked."""
     from neuroconv.simulation.recording import records
 
-    return tuple(k for k in range(len(snn.hidden_layers)) if records(record_spikes, k))
+    return tuple(k for k, layer in enumerate(snn.hidden_layers) if layer.spiking and records(record_spikes, k))
 
 
 def _describe(snn, net, device, directory, n_copies, rounds, record_spikes, own_directory):
@@ -281,7 +277,7 @@ def _describe(snn, net, device, directory, n_copies, rounds, record_spikes, own_
     return program.Program(directory=directory, n_copies=n_copies, rounds=rounds, input_name=input_name,
                            input_shape=input_shape, image_base_names=bases, arrays=arrays, dt=float(snn.dt),
                            run_steps=snn.run_steps, own_directory=own_directory, environment=environment,
-                           gated=_gated(snn, record_spikes) if rounds > 1 else ())
+                           gated=_recorded_layers(snn, record_spikes) if rounds > 1 else ())
 
 
 def _run_through_brian2(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed, build_directory,
