@@ -108,6 +108,23 @@ def test_record_refusals_come_before_the_run(two_layers, monkeypatch):
     assert long.run(x, device="reference", progress=False, record=False).spikes is None  # counts alone fit
 
 
+def test_chosen_images_are_kept_as_each_batch_ends(two_layers, monkeypatch):
+    """The reference in batches of 4: each batch keeps only its chosen images' trains, so the memory check counts
+    the chosen images (and the batches in flight), not every image; the trains are the full run's."""
+    snn, x, ref = two_layers
+    images = np.array([1, 2, 3, 40, 88])
+    res = snn.run(x, device="reference", progress=False, batch_size=4, record={"images": images})
+    _check(res, ref, {0, 1}, images)
+    assert res.spikes[0]._bits.shape[0] == len(images)  # held as bits of the chosen images alone
+    long = snn.with_timesteps(2000)
+    per_image = long.run_steps * sum(-(-layer.size // 8) for layer in long.hidden_layers)
+    monkeypatch.setenv("NEUROCONV_MAX_MEMORY", str(30 * per_image))
+    with pytest.raises(nc.NeuroconvError, match="the spike trains of 90 images"):
+        long.run(x, device="reference", progress=False, batch_size=4)
+    res = long.run(x, device="reference", progress=False, batch_size=4, record={"images": [0, 89]})
+    np.testing.assert_array_equal(res.spikes[1].images, [0, 89])
+
+
 def test_from_events_in_blocks_equals_one_block(monkeypatch):
     """Events packed a block of images at a time (sorted first) give the bits of one block."""
     from neuroconv.simulation import result

@@ -5,7 +5,9 @@ A device is a name and a runner (``"module:function"``, imported when first used
 callable) with the signature ``runner(snn, x_flat, n_copies, rounds, record_spikes, bar,
 seed=..., **options) -> (BatchResult, build_time)``, where images in the BatchResult are
 numbered from 0. ``record_spikes`` is False or the tuple of hidden layers whose trains to keep
-(truthy; a runner may record every layer: the layers and images ``record=`` chose are kept after).
+(truthy; a runner may record every layer: the layers and images ``record=`` chose are kept after), whose
+``images`` attribute holds the images chosen (None: all): the built-in runners keep only those as each batch
+ends (:func:`neuroconv.simulation.recording.trim`).
 ``register_device`` adds one, as Brian2 registers its own devices.
 """
 
@@ -318,10 +320,6 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None
     recording = Recording.parse(record if record is not None else record_spikes, snn, n)
     require_memory(8.0 * n * (sum(l.size for l in snn.layers) + snn.output_layer.size), f"the results of {n:,} images",
                    "run fewer images per call.")
-    # devices keep the chosen layers' trains of every image until the run ends
-    require_memory(Recording(recording.layers).nbytes(snn, n) if recording.any else 0,
-                   f"the spike trains of {n:,} images", "record fewer layers (record=['layer', ...]) or none "
-                   "(record=False), or run fewer images per call.")
     if not dev.synapses:
         max_synapses = float("inf")  # the reference holds activations, not synapses
     elif max_synapses is None:  # Brian2's runtime mode keeps its batches at most RUNTIME_MAX_SYNAPSES
@@ -339,13 +337,21 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None
             n_copies = bucketed_copies(snn, n, max_synapses)
         else:
             n_copies = _choose_batch(snn, n, batch_size, max_synapses)
+    # the chosen images' trains, and every image's trains of the parts in flight (a binary run's rounds; the
+    # reference's batches, one per core), which devices trim to the chosen images as each part ends
+    from neuroconv._checks import usable_cores
+
+    in_flight = n_copies * rounds * (1 if dev.synapses else usable_cores())
+    require_memory(recording.peak_bytes(snn, n, in_flight), f"the spike trains of {n:,} images",
+                   "record fewer layers (record=['layer', ...]) or images (record={'layers': ..., 'images': ...}) or "
+                   "none (record=False), or run fewer images per call.")
     if dev.synapses:
         check_resources(snn, dev, n_copies, rounds, build_directory)
     t0 = time.perf_counter()
     label = dev.name if len(dev.targets) < 2 else f"{dev.name}/{codegen_target}"
     with tqdm(total=n, desc=f"neuroconv {label} T={snn.timesteps}", unit="img", disable=not progress,
               leave=False) as bar:
-        batch, build_time = dev.run(snn, x_flat, n_copies, rounds, recording.layers if recording.any else False, bar,
+        batch, build_time = dev.run(snn, x_flat, n_copies, rounds, recording.for_devices(), bar,
                                     seed=seed,
                                     codegen_target=codegen_target, record_margin=record_margin,
                                     build_directory=build_directory, compute_capability=compute_capability,

@@ -18,7 +18,7 @@ import numpy as np
 
 from neuroconv.errors import NeuroconvError
 
-__all__ = ["Recording", "records"]
+__all__ = ["Recording", "RecordedLayers", "records", "trim"]
 
 _SPEC_HELP = ("record is True (every hidden layer, every image), False (none), a list of hidden layers (names or "
               "indices), or a dict {'layers': ..., 'images': ...} whose 'images' is a slice or a list of image "
@@ -70,14 +70,56 @@ class Recording:
         n = n_images if self.images is None else len(self.images)
         return int(sum(n * snn.run_steps * -(-snn.hidden_layers[k].size // 8) for k in self.layers))
 
+    def peak_bytes(self, snn, n_images: int, part_images: int) -> int:
+        """Bytes a run's trains need at most: the chosen images' trains, and the chosen layers' trains of every
+        image of the parts in flight (``part_images``), held until :func:`trim` keeps the chosen ones."""
+        if not self.any:
+            return 0
+        part = 0 if self.images is None else Recording(self.layers).nbytes(snn, min(n_images, part_images))
+        return self.nbytes(snn, n_images) + part
+
+    def for_devices(self):
+        """What device runners receive as ``record_spikes``: False, or the tuple of chosen layers (carrying the
+        chosen images as ``.images`` for :func:`trim`)."""
+        return RecordedLayers(self.layers, self.images) if self.any else False
+
     def select(self, spikes, n_hidden: int):
         """``result.spikes`` from a device's trains (one per hidden layer, or None for a layer not recorded):
-        layers not chosen become None, and only the chosen images are kept."""
+        layers not chosen become None, and only the chosen images are kept (already, where the device
+        trimmed each part with :func:`trim`)."""
         if not self.any or spikes is None:
             return None
         chosen = set(self.layers)
-        return [spikes[k].take_images(self.images) if k in chosen and self.images is not None
-                else (spikes[k] if k in chosen else None) for k in range(n_hidden)]
+
+        def kept(train):
+            if self.images is None or train.images is not None:
+                return train
+            return train.take_images(self.images)  # a runner that kept every image
+
+        return [kept(spikes[k]) if k in chosen and spikes[k] is not None else None for k in range(n_hidden)]
+
+
+class RecordedLayers(tuple):
+    """The hidden layers whose trains a device keeps (a tuple, as runners have always received), and the images
+    ``record`` chose (``images``: sorted indices into the run's input, None: every image)."""
+
+    def __new__(cls, layers, images=None):
+        chosen = super().__new__(cls, layers)
+        chosen.images = images
+        return chosen
+
+
+def trim(record_spikes, start: int, stop: int, part):
+    """A device's :class:`~neuroconv.simulation.result.BatchResult` of images ``start .. stop-1`` with the
+    trains of the chosen images alone (``record_spikes.images``; every image when there is no such choice):
+    devices call it as each part ends, so a run holds the chosen images' trains, not every image's."""
+    images = getattr(record_spikes, "images", None)
+    if images is None or part.spikes is None:
+        return part
+    lo, hi = np.searchsorted(images, [start, stop])
+    local = images[lo:hi] - start
+    part.spikes = [None if train is None else train.take_images(local) for train in part.spikes]
+    return part
 
 
 def _layer(item, names) -> int:

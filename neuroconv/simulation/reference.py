@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from neuroconv.errors import NeuroconvError
-from neuroconv.simulation.recording import records
+from neuroconv.simulation.recording import records, trim
 from neuroconv.simulation.result import BatchResult, LayerSpikes
 
 __all__ = ["simulate", "readouts_over_time", "run_population", "run_reference", "default_batch"]
@@ -298,7 +298,8 @@ def run_reference(snn, x_flat, n_copies, rounds, record_spikes, bar, seed=None, 
 
     def one(start):
         stop = min(start + n_copies, x_flat.shape[0])
-        return simulate(snn, x_flat[start:stop], record_spikes, record_margin, bar, seed, image_offset=start)
+        return trim(record_spikes, start, stop,
+                    simulate(snn, x_flat[start:stop], record_spikes, record_margin, bar, seed, image_offset=start))
 
     from neuroconv._checks import usable_cores
 

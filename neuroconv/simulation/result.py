@@ -80,11 +80,12 @@ class LayerSpikes:
         images = np.asarray(images, dtype=np.int64)
         if self._bits is not None:
             kept = LayerSpikes.from_bits(self._bits[images], self._n_neurons)
-            kept._images = images if self._images is None else self._images[images]
-            return kept
-        image, neuron, step = self._expand()
-        keep = np.isin(image, images)
-        return LayerSpikes(image[keep], neuron[keep], step[keep])
+        else:
+            image, neuron, step = self._expand()
+            keep = np.isin(image, images if self._images is None else self._images[images])
+            kept = LayerSpikes(image[keep], neuron[keep], step[keep])
+        kept._images = images if self._images is None else self._images[images]
+        return kept
 
     @property
     def images(self) -> np.ndarray | None:
@@ -150,10 +151,14 @@ class LayerSpikes:
         parts = list(parts)
         bits = [p._bits for _, p in parts]
         if all(b is not None for b in bits) and len({b.shape[1:] for b in bits}) == 1:
-            return LayerSpikes.from_bits(np.concatenate(bits), parts[0][1]._n_neurons)
-        return LayerSpikes.from_unsorted(np.concatenate([p.image + start for start, p in parts]),
-                                         np.concatenate([p.neuron for _, p in parts]),
-                                         np.concatenate([p.step for _, p in parts]))
+            merged = LayerSpikes.from_bits(np.concatenate(bits), parts[0][1]._n_neurons)
+        else:
+            merged = LayerSpikes.from_unsorted(np.concatenate([p.image + start for start, p in parts]),
+                                               np.concatenate([p.neuron for _, p in parts]),
+                                               np.concatenate([p.step for _, p in parts]))
+        if all(p._images is not None for _, p in parts):  # parts that kept some of their images (take_images)
+            merged._images = np.concatenate([p._images + start for start, p in parts])
+        return merged
 
 
 @dataclass

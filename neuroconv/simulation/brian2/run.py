@@ -9,7 +9,7 @@ import numpy as np
 
 from neuroconv.simulation.brian2.build import _connect, _input_objects, _population, build_network, set_image_base
 from neuroconv.simulation.result import BatchResult, LayerSpikes, event_blocks, first_spike_steps
-from neuroconv.simulation.recording import records
+from neuroconv.simulation.recording import records, trim
 
 __all__ = ["run_runtime", "run_population", "read_results"]
 
@@ -72,7 +72,8 @@ def run_runtime(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, seed
             else:
                 net["input"].ann_input = _padded_input(x_flat, start, stop, n_copies)
             net.run(snn.run_steps * snn.dt, namespace={})
-            parts.append((start, read_results(snn, net, stop - start, n_copies, record_spikes)))
+            part = read_results(snn, net, stop - start, n_copies, record_spikes)
+            parts.append((start, trim(record_spikes, start, stop, part)))
             if codegen_target == "cython" and start == 0:
                 progress_bar.set_postfix_str("", refresh=False)
             progress_bar.update(stop - start)

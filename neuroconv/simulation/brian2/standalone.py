@@ -24,6 +24,7 @@ from neuroconv.errors import NeuroconvError
 from neuroconv.simulation.brian2 import build_cache, program
 from neuroconv.simulation.brian2.build import build_network, set_image_base
 from neuroconv.simulation.brian2.run import _chunks, _padded_input, read_results
+from neuroconv.simulation.recording import records, trim
 from neuroconv.simulation.result import BatchResult
 
 __all__ = ["standalone_device", "build_standalone", "run_standalone"]
@@ -188,8 +189,8 @@ def run_standalone(snn, x_flat, n_copies, rounds, record_spikes, progress_bar, s
     for start, stop in _chunks(x_flat.shape[0], n_copies * rounds):
         used = -(-(stop - start) // n_copies)  # rounds this binary run needs
         files = prog.run(x_flat[start:stop], start, used, record=record_spikes)
-        parts.append((start, read_results(snn, files, stop - start, n_copies, record_spikes, used,
-                                          multiplexed=rounds > 1)))
+        part = read_results(snn, files, stop - start, n_copies, record_spikes, used, multiplexed=rounds > 1)
+        parts.append((start, trim(record_spikes, start, stop, part)))
         progress_bar.update(stop - start)
     return BatchResult.merge(parts), build_time
 
@@ -238,16 +239,12 @@ def _recorded_layers(snn, record_spikes) -> tuple:
     """``record_spikes`` (True, False or a tuple of hidden layers) as the spiking hidden layers it records: the
     layers a ``rounds = 1`` build monitors (part of its cache key), and those whose monitors a
     time-multiplexed binary runs only when asked."""
-    from neuroconv.simulation.recording import records
-
     return tuple(k for k, layer in enumerate(snn.hidden_layers) if layer.spiking and records(record_spikes, k))
 
 
 def _describe(snn, net, device, directory, n_copies, rounds, record_spikes, own_directory):
     """What :class:`program.Program` needs to know of the generated project (see its module docstring)."""
     from brian2 import prefs
-
-    from neuroconv.simulation.recording import records
 
     n_in = int(np.prod(snn.ann.input_shape))
     if rounds > 1:
@@ -305,7 +302,8 @@ def _run_through_brian2(snn, x_flat, n_copies, rounds, record_spikes, progress_b
                     for leftover in (path, path + ".lock"):
                         with contextlib.suppress(OSError):
                             os.remove(leftover)
-                parts.append((start, read_results(snn, net, stop - start, n_copies, record_spikes, rounds)))
+                part = read_results(snn, net, stop - start, n_copies, record_spikes, rounds)
+                parts.append((start, trim(record_spikes, start, stop, part)))
                 progress_bar.update(stop - start)
             return BatchResult.merge(parts), build_time
     finally:
