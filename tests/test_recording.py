@@ -172,7 +172,8 @@ def test_monitor_events_to_bits(block, monkeypatch):
     rounds = -(-n_images // n_copies)
     fired = rng.random((rounds * T + 1, n_copies * size)) < 0.3  # (global step, monitor index)
     steps, i = np.nonzero(fired)  # in time order, as a monitor writes them
-    bits = run._monitor_bits(i.astype(np.int32), steps, n_copies, size, T, n_images)
+    dt = 1e-4  # times as a monitor holds them: steps of dt in seconds
+    bits = run._monitor_bits(i.astype(np.int32), steps * dt, dt, n_copies, size, T, n_images)
     copy, neuron = np.divmod(i, size)
     image, step = (steps // T) * n_copies + copy, steps % T
     keep = (image < n_images) & (steps < rounds * T)

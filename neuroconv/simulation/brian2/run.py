@@ -98,17 +98,22 @@ def _per_round(values: np.ndarray, n_copies: int, size: int, rounds: int, n_imag
     return values.reshape(rounds * n_copies, size)[:n_images]
 
 
-def _monitor_bits(i, steps, n_copies: int, size: int, T: int, n_images: int) -> LayerSpikes:
-    """A spike monitor's events (index ``i`` over ``n_copies`` copies of ``size`` neurons, global ``steps``;
-    round ``r`` is steps ``r*T .. r*T + T-1``, image ``r * n_copies + copy``) as bits of the first ``n_images``
-    images. Whole rounds at a time (:func:`~neuroconv.simulation.result.event_blocks`): each event sets
-    ``step * n_copies * size + i`` in a boolean ``(steps, copies, neurons)`` array, which is reordered to
-    ``(images, steps, neurons)`` and packed; no division, and no sorting (a monitor writes its events in time
-    order, so these positions come sorted)."""
+def _monitor_bits(i, times, dt: float, n_copies: int, size: int, T: int, n_images: int) -> LayerSpikes:
+    """A spike monitor's events (index ``i`` over ``n_copies`` copies of ``size`` neurons, ``times`` in seconds,
+    steps of ``dt``; round ``r`` is steps ``r*T .. r*T + T-1``, image ``r * n_copies + copy``) as bits of the
+    first ``n_images`` images. Whole rounds at a time (:func:`~neuroconv.simulation.result.event_blocks`): each
+    event sets ``step * n_copies * size + i`` in a boolean ``(steps, copies, neurons)`` array, which is reordered
+    to ``(images, steps, neurons)`` and packed; no division, and no sorting (a monitor writes its events in time
+    order, so these positions come sorted). The positions are computed in place in one float array (whole
+    numbers below 2**53: exact), a monitor's events being 12 bytes each and many."""
     width, row = -(-size // 8), n_copies * size
     rounds = -(-n_images // n_copies)
     bits = np.empty((rounds * n_copies, T, width), dtype=np.uint8)
-    flat = np.asarray(steps, dtype=np.int64) * row + np.asarray(i, dtype=np.int64)
+    flat = np.multiply(times, 1.0 / dt)
+    np.rint(flat, out=flat)  # the step
+    flat *= row
+    flat += i
+    flat = flat.astype(np.int64)
     if len(flat) > 1 and np.any(flat[1:] < flat[:-1]):  # not in time order (never seen): sort
         flat = np.sort(flat)
     per_round = T * row  # the step after the last round lies past the rounds: ignored
@@ -147,8 +152,7 @@ def read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, ro
             first_step = first_spike_steps(image[keep], neuron[keep], step[keep], n_images, layer.size)
         elif records(record_spikes, k):
             mon = net[f"{layer.name}_spikes"]
-            steps = np.rint(np.asarray(mon.t_[:]) * (1.0 / dt)).astype(np.int64)
-            spikes.append(_monitor_bits(np.asarray(mon.i[:]), steps, n_copies, layer.size, T, n_images))
+            spikes.append(_monitor_bits(mon.i[:], mon.t_[:], dt, n_copies, layer.size, T, n_images))
         elif not is_output:
             spikes.append(None)
         if is_output:
