@@ -212,9 +212,10 @@ def thread_speedup(args):
 
 def recording_cost(args):
     """Images/s with and without recording (``record=True``, the default, and ``record=False``) on the reference,
-    Brian2's runtime mode (cython; ``--slow-images`` images) and cpp_standalone (warm, one binary for both),
-    alternating three times; the best run of each, and their time ratio (this machine's speed varies from run
-    to run: the best of three is the least disturbed)."""
+    Brian2's runtime mode (cython; ``--slow-images`` images) and cpp_standalone (warm, one binary for both):
+    five pairs of runs, each pair one without and one with recording back to back; the best images/s of each,
+    and the median of the five pairs' time ratios (this machine's speed drifts from run to run: a pair's two
+    runs see the same machine)."""
     from neuroconv.experiments.bench import device_options
 
     nets, _ = _networks(args.networks)
@@ -229,14 +230,15 @@ def recording_cost(args):
             for record in (False, True):
                 snn.run(xs[:2], device=device, progress=False, record=record, **options)  # build / warm up
             speed = {False: [], True: []}
-            for _ in range(3):
+            for _ in range(5):
                 for record in (False, True):
                     res = snn.run(xs, device=device, progress=False, record=record, **options)
                     speed[record].append(res.images_per_second)
-            best = {record: max(v) for record, v in speed.items()}
-            rows[label] = {"images": len(xs), "images_per_s_recording": round(best[True], 1),
-                           "images_per_s_not_recording": round(best[False], 1),
-                           "time_ratio": round(best[False] / best[True], 3)}
+            ratios = [off / on for off, on in zip(speed[False], speed[True])]
+            rows[label] = {"images": len(xs), "images_per_s_recording": round(max(speed[True]), 1),
+                           "images_per_s_not_recording": round(max(speed[False]), 1),
+                           "time_ratio": round(float(np.median(ratios)), 3),
+                           "time_ratios_of_pairs": [round(r, 3) for r in ratios]}
             print(f"# {name} {label}: {rows[label]}", file=sys.stderr, flush=True)
         out[name] = {"images": len(x), "rows": rows}
     return out
