@@ -87,6 +87,59 @@ def test_one_binary_serves_every_recording(two_layers, tmp_path, monkeypatch):
         program.forget_all()
 
 
+@pytest.mark.standalone
+def test_multiplexed_trains_as_words(two_layers, tmp_path, monkeypatch):
+    """A time-multiplexed binary records each round's trains as words of 48 steps (``build.train_words``): at
+    T = 60 two words per neuron, 7 copies per round, one round unpacked per block; every spike is the
+    reference's."""
+    from neuroconv.simulation import result
+    from neuroconv.simulation.brian2 import run
+
+    monkeypatch.setenv("NEUROCONV_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(result, "_EVENT_BLOCK", 1)
+    snn, x, _ = two_layers
+    long = snn.with_timesteps(60)
+    ref = long.run(x, device="reference", progress=False)
+    calls, word_bits = [], run._word_bits
+
+    def spy(words, n_copies, size, T, rounds, n_images):
+        calls.append((len(words), n_copies, T, rounds))
+        return word_bits(words, n_copies, size, T, rounds, n_images)
+
+    monkeypatch.setattr(run, "_word_bits", spy)
+    res = long.run(x, device="cpp_standalone", progress=False, batch_size=7)
+    assert calls and all(c[:3] == (2, 7, 60) and c[3] > 1 for c in calls)  # two words, several rounds
+    _check(res, ref, {0, 1}, None)
+
+
+@pytest.mark.parametrize("T, block", [(5, None), (48, None), (60, 1), (100, None)])
+def test_train_words_to_bits(T, block, monkeypatch):
+    """Train words as a StateMonitor holds them (neurons x records, record 0 before the first round; a spike in
+    step s adds 2**(s - 48 j) to word j) become the bits of each image's trains: 13 neurons (not whole
+    bytes), 3 copies, 8 images (the last round padded), in one block or a round per block."""
+    from neuroconv.simulation import result
+    from neuroconv.simulation.brian2 import build, run
+
+    if block is not None:
+        monkeypatch.setattr(result, "_EVENT_BLOCK", block)
+    rng = np.random.default_rng(T)
+    n_copies, size, n_images = 3, 13, 8
+    rounds = -(-n_images // n_copies)
+    trains = rng.random((rounds, n_copies, T, size)) < 0.3
+    names = build.word_names(T)
+    words = []
+    for j in range(len(names)):
+        steps = np.arange(T)
+        inside = (steps >= 48 * j) & (steps < 48 * (j + 1))
+        value = (trains * np.where(inside, 2.0 ** np.where(inside, steps - 48 * j, 0), 0)[:, None]).sum(axis=2)
+        record = np.zeros((n_copies * size, rounds + 1))
+        record[:, 1:] = value.reshape(rounds, n_copies * size).T
+        words.append(record)
+    spikes = run._word_bits(words, n_copies, size, T, rounds, n_images)
+    expected = np.packbits(trains.reshape(rounds * n_copies, T, size)[:n_images], axis=-1)
+    np.testing.assert_array_equal(spikes._bits, expected)
+
+
 def test_record_refusals_come_before_the_run(two_layers, monkeypatch):
     snn, x, _ = two_layers
     with pytest.raises(nc.NeuroconvError, match="no hidden layer named 'conv'"):
@@ -116,6 +169,11 @@ def test_chosen_images_are_kept_as_each_batch_ends(two_layers, monkeypatch):
     res = snn.run(x, device="reference", progress=False, batch_size=4, record={"images": images})
     _check(res, ref, {0, 1}, images)
     assert res.spikes[0]._bits.shape[0] == len(images)  # held as bits of the chosen images alone
+    res = snn.run(x, device="reference", progress=False, batch_size=4, record={"images": slice(50, 10, -7)})
+    _check(res, ref, {0, 1}, np.arange(15, 51, 7))  # a slice backwards: the same images, in order
+    from neuroconv import _checks
+
+    monkeypatch.setattr(_checks, "usable_cores", lambda: 2)  # two batches of 4 in flight at once
     long = snn.with_timesteps(2000)
     per_image = long.run_steps * sum(-(-layer.size // 8) for layer in long.hidden_layers)
     monkeypatch.setenv("NEUROCONV_MAX_MEMORY", str(30 * per_image))

@@ -67,6 +67,9 @@ class Device:
     check: object = None
     #: Options passed to the runner as they are.
     options: dict = field(default_factory=dict)
+    #: Its runner keeps only the images ``record`` chose as each part ends (``recording.trim``), so the memory
+    #: check counts those (and the parts in flight), not every image's trains.
+    trims: bool = False
 
     @classmethod
     def parse(cls, value) -> "Device":
@@ -341,7 +344,7 @@ def run_on_device(snn, x, device="runtime", batch_size=None, codegen_target=None
     # reference's batches, one per core), which devices trim to the chosen images as each part ends
     from neuroconv._checks import usable_cores
 
-    in_flight = n_copies * rounds * (1 if dev.synapses else usable_cores())
+    in_flight = n_copies * rounds * (1 if dev.synapses else usable_cores()) if dev.trims else n
     require_memory(recording.peak_bytes(snn, n, in_flight), f"the spike trains of {n:,} images",
                    "record fewer layers (record=['layer', ...]) or images (record={'layers': ..., 'images': ...}) or "
                    "none (record=False), or run fewer images per call.")
@@ -423,10 +426,10 @@ def _check_reference(snn):
     check_runnable(snn)
 
 
-register_device(Device("runtime", "neuroconv.simulation.brian2.run:run_runtime", targets=_TARGETS))
+register_device(Device("runtime", "neuroconv.simulation.brian2.run:run_runtime", targets=_TARGETS, trims=True))
 register_device(Device("cpp_standalone", "neuroconv.simulation.brian2.standalone:run_standalone", standalone=True,
-                       multiplexed=True, options={"device_name": "cpp_standalone"}))
+                       multiplexed=True, options={"device_name": "cpp_standalone"}, trims=True))
 register_device(Device("cuda_standalone", "neuroconv.simulation.brian2.standalone:run_standalone", standalone=True,
-                       check=check_cuda_runnable, options={"device_name": "cuda_standalone"}))
+                       check=check_cuda_runnable, options={"device_name": "cuda_standalone"}, trims=True))
 register_device(Device("reference", "neuroconv.simulation.reference:run_reference", synapses=False, margins=True,
-                       check=_check_reference))
+                       check=_check_reference, trims=True))

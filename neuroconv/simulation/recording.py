@@ -136,8 +136,8 @@ def _layer(item, names) -> int:
 
 
 def _images(images, n_images: int) -> np.ndarray:
-    if isinstance(images, slice):
-        return np.arange(n_images)[images]
+    if isinstance(images, slice):  # in increasing order, as trim's search needs (a slice may step backwards)
+        return np.unique(np.arange(n_images)[images])
     chosen = np.asarray(images)
     if chosen.dtype == bool or chosen.ndim != 1 or (chosen.size and not np.issubdtype(chosen.dtype, np.integer)):
         raise NeuroconvError(f"record: 'images' must be a slice or a list of image indices, got {images!r}.")

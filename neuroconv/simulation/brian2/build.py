@@ -28,7 +28,8 @@ occupies neurons ``c*N ... (c+1)*N - 1`` of every group.
 Time-multiplexed runs (``rounds > 1``, C++ standalone): one binary run simulates ``rounds``
 inferences of the B copies one after the other, ``T`` steps each. A second clock ticks once
 per round: at a round's first step (slot ``start``) StateMonitors record what the previous
-round ended with (each spiking layer's ``spike_count``, the output membrane), then
+round ended with (each spiking layer's ``spike_count``, the output membrane, a recorded hidden
+layer's spike train as bits in ``spike_word0``, ... : :func:`train_words`), then
 ``run_regularly`` operations return every variable to its initial value and the input
 group (on the round clock, with its synapses) takes the round's images from a
 ``TimedArray`` and fires. Thresholds that depend on time see the step within the round.
@@ -170,6 +171,35 @@ def _step_equation(snn, model, strings, round_clock) -> str:
     return f"\nstep = t_in_timesteps{within} : integer  # timestep within the current inference\n"
 
 
+#: Steps one spike-train word holds: a float64 holds sums of distinct powers of two below 2**53 exactly; 48 are
+#: whole bytes (:func:`neuroconv.simulation.brian2.run._word_bits` moves bytes).
+WORD_STEPS = 48
+
+
+def word_names(run_steps: int) -> list:
+    """The spike-train words of a time-multiplexed hidden layer (:func:`train_words`)."""
+    return [f"spike_word{j}" for j in range(-(-run_steps // WORD_STEPS))]
+
+
+def train_words(run_steps: int):
+    """Time-multiplexed runs: the equations and reset code of a hidden layer's spike train within a round, one
+    bit per step: a spike in step ``s`` of the round adds ``2**(s - 48 j)`` to word ``j = s // 48``. The words
+    return to 0 with every other variable at a round's start, after the StateMonitor ``<layer>_trains`` has
+    recorded them: 8 bytes per neuron, round and 48 steps, where a SpikeMonitor writes 12 bytes per spike (and
+    grows its arrays spike by spike)."""
+    names = word_names(run_steps)
+    step = f"(t_in_timesteps % {run_steps})"
+    equations = "".join(f"\n{name} : 1  # bit s: a spike in step {WORD_STEPS * j} + s of this round\n"
+                        for j, name in enumerate(names))
+    if len(names) == 1:
+        return equations, f"\nspike_word0 += 2.0**{step}"
+    code = ""
+    for j, name in enumerate(names):
+        inside = f"int({step} >= {WORD_STEPS * j} and {step} < {WORD_STEPS * (j + 1)})"
+        code += f"\n{name} += {inside} * 2.0**(({step} - {WORD_STEPS * j}) * {inside})"  # 2**0 outside: no overflow
+    return equations, code
+
+
 def _population(snn, k, n_copies, clock, threshold_order, round_clock=None, seed=0):
     """The NeuronGroup of population ``k`` with its parameters and initial state set.
 
@@ -204,6 +234,10 @@ def _population(snn, k, n_copies, clock, threshold_order, round_clock=None, seed
         if layer.spiking:  # counted per round, read by the StateMonitor ``<layer>_rounds``
             equations += "\nspike_count : integer  # spikes in this round\n"
             reset += "\nspike_count += 1"
+        if layer.spiking and layer is not snn.output_layer:  # the round's train, read by ``<layer>_trains``
+            words, code = train_words(snn.run_steps)
+            equations += words
+            reset += code
         equations, round_code, start_values = _round_reset(equations, values)
     refractory = model.brian2_refractory if layer.spiking else False
     if round_code and refractory is not False:
@@ -309,7 +343,11 @@ def build_network(snn, n_copies: int, record_spikes=True, clock=None, rounds: in
             if record:
                 objects.append(StateMonitor(group, record, record=True, clock=round_clock, when="start", order=-1,
                                             name=f"{layer.name}_rounds"))
-        if layer.spiking and (records(record_spikes, k) or layer is snn.output_layer or round_clock is None):
+        if round_clock is not None and layer.spiking and layer is not snn.output_layer:
+            if records(record_spikes, k):  # the trains as words, recorded as each round ends
+                objects.append(StateMonitor(group, word_names(snn.run_steps), record=True, clock=round_clock,
+                                            when="start", order=-1, name=f"{layer.name}_trains"))
+        elif layer.spiking and (records(record_spikes, k) or layer is snn.output_layer or round_clock is None):
             # the output's spikes are its readout: always recorded
             record = layer is snn.output_layer or records(record_spikes, k)
             objects.append(SpikeMonitor(group, record=record, when="end", name=f"{layer.name}_spikes"))

@@ -12,7 +12,8 @@ The number of rounds is a run-time input: the generated ``main.cpp`` is patched 
 length from ``--neuroconv_duration`` (compiled length otherwise), so one binary runs 1 to ``rounds``
 rounds, and so any number of images, without another compile. The round images' ``TimedArray``
 keeps its compiled size; rounds past the ones run are zeros. What is recorded is a run-time input
-too: every hidden layer has a spike monitor, and ``--neuroconv_record`` says which of them run.
+too: every hidden layer has a monitor of its trains (``<layer>_trains``, the round's spikes as bits), and
+``--neuroconv_record`` says which of them run.
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ def patch_duration(directory, gated=()) -> None:
     path = os.path.join(os.fspath(directory), "main.cpp")
     with open(path) as fh:
         source = fh.read()
-    adds = [f"neuroconv_network.add(&neuroconv_clock, _run_{name}_codeobject);" for name in gated]
-    if len(_RUN_CALL.findall(source)) != 1 or source.count(_START) != 1 or any(source.count(a) != 1 for a in adds):
+    adds = [re.findall(rf"neuroconv_network\.add\(&\w+, _run_{re.escape(name)}_codeobject\);", source)
+            for name in gated]  # on the main or the round clock
+    if len(_RUN_CALL.findall(source)) != 1 or source.count(_START) != 1 or any(len(a) != 1 for a in adds):
         raise NeuroconvError("this Brian2 version's main.cpp has an unexpected layout (one neuroconv_network.run call, "
                              "one brian_start and one network.add per monitor expected); please report the Brian2 "
                              "version.")
@@ -65,7 +67,7 @@ def patch_duration(directory, gated=()) -> None:
     source = source.replace(_START, reader + _START)
     source = _RUN_CALL.sub(lambda m: f"{m.group(1)}(neuroconv_duration >= 0 ? neuroconv_duration : {m.group(2)})"
                                      f"{m.group(3)}", source)
-    for i, add in enumerate(adds):
+    for i, (add,) in enumerate(adds):
         source = source.replace(add, f"if (neuroconv_record.size() <= {i} || neuroconv_record[{i}] == '1') {add}")
     with open(path, "w") as fh:
         fh.write(source)

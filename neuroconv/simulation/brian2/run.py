@@ -7,7 +7,9 @@ import contextlib
 
 import numpy as np
 
-from neuroconv.simulation.brian2.build import _connect, _input_objects, _population, build_network, set_image_base
+from neuroconv.simulation.brian2.build import (WORD_STEPS, _connect, _input_objects, _population, build_network,
+                                              set_image_base, word_names)
+from neuroconv.simulation import result as _result
 from neuroconv.simulation.result import BatchResult, LayerSpikes, event_blocks, first_spike_steps
 from neuroconv.simulation.recording import records, trim
 
@@ -109,7 +111,7 @@ def _monitor_bits(i, times, dt: float, n_copies: int, size: int, T: int, n_image
     width, row = -(-size // 8), n_copies * size
     rounds = -(-n_images // n_copies)
     bits = np.empty((rounds * n_copies, T, width), dtype=np.uint8)
-    flat = np.multiply(times, 1.0 / dt)
+    flat = np.multiply(times, 1.0 / dt, dtype=np.float64)
     np.rint(flat, out=flat)  # the step
     flat *= row
     flat += i
@@ -121,6 +123,40 @@ def _monitor_bits(i, times, dt: float, n_copies: int, size: int, T: int, n_image
         first = start // per_round * n_copies
         trains = trains.reshape(-1, T, n_copies, size).transpose(0, 2, 1, 3)
         bits[first:first + trains.shape[0] * n_copies] = np.packbits(trains, axis=-1).reshape(-1, T, width)
+    return LayerSpikes.from_bits(bits[:n_images], size)
+
+
+def _transpose8(x):
+    """Each uint64 of ``x`` as an 8 x 8 bit matrix (bit ``8 r + c``: row ``r``, column ``c``), transposed in place
+    (Hacker's Delight, 7-3)."""
+    for shift, mask in ((7, 0x00AA00AA00AA00AA), (14, 0x0000CCCC0000CCCC), (28, 0x00000000F0F0F0F0)):
+        t = (x ^ (x >> np.uint64(shift))) & np.uint64(mask)
+        x ^= t ^ (t << np.uint64(shift))
+    return x
+
+
+def _word_bits(words, n_copies: int, size: int, T: int, rounds: int, n_images: int) -> LayerSpikes:
+    """The bits of the first ``n_images`` images from a time-multiplexed layer's train words
+    (:func:`neuroconv.simulation.brian2.build.train_words`; each ``(n_copies * size, rounds + 1)`` as its
+    StateMonitor holds them, record ``r + 1`` ending round ``r``), in blocks of rounds. A word's bytes are 8
+    steps each; the bytes of 8 neurons make a uint64, an 8 x 8 bit matrix (neurons x steps) whose transpose
+    (:func:`_transpose8`) is the 8 neurons' bits (first neuron in the high bit, as ``np.packbits``) at 8 steps."""
+    width, n_bytes = -(-size // 8), -(-T // 8)
+    bits = np.empty((rounds * n_copies, T, width), dtype=np.uint8)
+    per_round = len(words) * n_copies * width * 8 * 8  # bytes of words a round takes as uint64
+    block = max(1, _result._EVENT_BLOCK // per_round)
+    for first in range(0, rounds, block):
+        last = min(first + block, rounds)
+        r = last - first
+        steps = np.zeros((r, n_copies, width * 8, len(words), 8), dtype=np.uint8)  # neurons padded to bytes
+        for j, word in enumerate(words):  # records run along the file: (rounds + 1, neurons) is its C order
+            w = np.ascontiguousarray(np.asarray(word).T[1 + first:1 + last], dtype="<u8").reshape(r, n_copies, size)
+            steps[:, :, :size, j] = w.view(np.uint8).reshape(r, n_copies, size, 8)
+        steps = steps[..., :WORD_STEPS // 8].reshape(r, n_copies, width * 8, -1)[..., :n_bytes]
+        grouped = steps.reshape(r, n_copies, width, 8, n_bytes)[:, :, :, ::-1]  # in a byte, neuron 0 is bit 7
+        x = np.ascontiguousarray(grouped.transpose(0, 1, 2, 4, 3)).view("<u8")[..., 0]  # (r, copies, width, bytes)
+        out = _transpose8(x).view(np.uint8).reshape(r, n_copies, width, n_bytes * 8)  # step 8 b + i in byte i
+        bits[first * n_copies:last * n_copies] = out.transpose(0, 1, 3, 2)[:, :, :T].reshape(-1, T, width)
     return LayerSpikes.from_bits(bits[:n_images], size)
 
 
@@ -150,6 +186,10 @@ def read_results(snn, net, n_images: int, n_copies: int, record_spikes: bool, ro
             image = rnd * n_copies + copy
             keep = image < n_images  # drops padding copies and the step after the last round
             first_step = first_spike_steps(image[keep], neuron[keep], step[keep], n_images, layer.size)
+        elif records(record_spikes, k) and multiplexed:
+            mon = net[f"{layer.name}_trains"]
+            words = [getattr(mon, name) for name in word_names(T)]
+            spikes.append(_word_bits(words, n_copies, layer.size, T, rounds, n_images))
         elif records(record_spikes, k):
             mon = net[f"{layer.name}_spikes"]
             spikes.append(_monitor_bits(mon.i[:], mon.t_[:], dt, n_copies, layer.size, T, n_images))

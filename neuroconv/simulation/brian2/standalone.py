@@ -22,7 +22,7 @@ import numpy as np
 
 from neuroconv.errors import NeuroconvError
 from neuroconv.simulation.brian2 import build_cache, program
-from neuroconv.simulation.brian2.build import build_network, set_image_base
+from neuroconv.simulation.brian2.build import build_network, set_image_base, word_names
 from neuroconv.simulation.brian2.run import _chunks, _padded_input, read_results
 from neuroconv.simulation.recording import records, trim
 from neuroconv.simulation.result import BatchResult
@@ -118,7 +118,7 @@ def build_standalone(snn, n_copies, record_spikes, device_name, directory, use_c
         cuda.patch_makefile(directory)
     elif rounds > 1:
         gated = _recorded_layers(snn, record_spikes)
-        program.patch_duration(directory, [f"{snn.layers[k].name}_spikes" for k in gated])
+        program.patch_duration(directory, [f"{snn.layers[k].name}_trains" for k in gated])
     key = build_cache.source_digest(directory, device_name) if use_cache else None
     if key is None or not build_cache.fetch(key, directory):
         if on_compile is not None:
@@ -259,7 +259,9 @@ def _describe(snn, net, device, directory, n_copies, rounds, record_spikes, own_
                 wanted.append((f"{layer.name}_rounds", "spike_count", layer.size * n_copies))
             else:
                 wanted.append((f"{layer.name}_spikes", "count", 0))
-            if layer is snn.output_layer or records(record_spikes, k):
+            if rounds > 1 and layer is not snn.output_layer and records(record_spikes, k):
+                wanted += [(f"{layer.name}_trains", name, layer.size * n_copies) for name in word_names(snn.run_steps)]
+            elif layer is snn.output_layer or records(record_spikes, k):
                 wanted += [(f"{layer.name}_spikes", "i", 0), (f"{layer.name}_spikes", "t", 0)]
     out = snn.output_layer
     if not out.spiking:
